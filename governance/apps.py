@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "governance"
+
+    def ready(self) -> None:
+        from governance.api import schema  # noqa: F401  (registers OpenAPI auth schemes)

@@ -1,0 +1,48 @@
+"""One place that turns domain and framework errors into the API's JSON error shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class GovernanceError(Exception):
+    """Base class for errors raised by services; each maps to one HTTP status."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "governance_error"
+
+    def __init__(self, detail: str, *, code: str | None = None, extra: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.extra = extra or {}
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"detail": self.detail, "code": self.code, **self.extra}
+
+
+class GovernanceBlocked(GovernanceError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "governance_blocked"
+
+
+class GovernanceForbidden(GovernanceError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, GovernanceError):
+        return Response(exc.as_payload(), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,65 @@
+"""Serializer fields that keep hostile JSON out of PostgreSQL (which rejects NUL and NaN)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rest_framework import serializers
+
+MAX_JSON_DEPTH = 20
+MAX_JSON_ITEMS = 10_000
+
+
+def validate_json_value(value: Any, *, depth: int = 0, budget: list[int] | None = None) -> None:
+    """Raise ValidationError for values jsonb cannot store or that are unreasonably deep/wide."""
+    budget = budget if budget is not None else [MAX_JSON_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise serializers.ValidationError(f"Too many JSON values (limit {MAX_JSON_ITEMS}).")
+    if depth > MAX_JSON_DEPTH:
+        raise serializers.ValidationError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError("Null characters are not allowed.")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise serializers.ValidationError("Numbers must be finite.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            validate_json_value(key, depth=depth + 1, budget=budget)
+            validate_json_value(item, depth=depth + 1, budget=budget)
+    elif isinstance(value, list):
+        for item in value:
+            validate_json_value(item, depth=depth + 1, budget=budget)
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (dict) with bounded depth and size, free of NUL characters."""
+
+    default_error_messages = {"not_object": "Expected a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        validate_json_value(value)
+        return value
+
+
+class IdListField(serializers.ListField):
+    """A bounded list of prefixed public ids (e.g. ``task_…``)."""
+
+    def __init__(self, *, prefix: str, max_length: int = 500, **kwargs: Any):
+        self.prefix = prefix
+        kwargs.setdefault("child", serializers.CharField(max_length=64))
+        super().__init__(max_length=max_length, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        values = super().to_internal_value(data)
+        bad = [value for value in values if not value.startswith(self.prefix)]
+        if bad:
+            raise serializers.ValidationError(
+                f"Expected ids starting with '{self.prefix}': {bad[:5]}"
+            )
+        return list(dict.fromkeys(values))  # drop duplicates, keep order

@@ -1,0 +1,52 @@
+"""``GET /api/v1/health``: liveness plus a real database round trip; no auth."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return False
+    return True
+
+
+def health_payload(organization: str | None, db_ok: bool) -> dict:
+    return {
+        "status": "ok" if db_ok else "error",
+        "database": "ok" if db_ok else "error",
+        "version": settings.VERSION,
+        "organization": organization,
+    }
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.CharField(),
+                "database": serializers.CharField(),
+                "version": serializers.CharField(),
+                "organization": serializers.CharField(allow_null=True),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        organization = getattr(getattr(request, "tenant", None), "slug", None)
+        db_ok = database_ok()
+        return Response(health_payload(organization, db_ok), status=200 if db_ok else 503)

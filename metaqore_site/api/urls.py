@@ -1,0 +1,23 @@
+"""The ``/api/v1`` surface of an organization, assembled from each app's ``api/urls.py``."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from governance.api.auth_views import OrgTokenObtainPairView, OrgTokenRefreshView
+from metaqore_site.api.health import HealthView
+
+docs_urlpatterns = [
+    re_path(r"^api/v1/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(
+        r"^api/v1/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
+    ),
+]
+
+api_urlpatterns = [
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^auth/token/?$", OrgTokenObtainPairView.as_view(), name="token_obtain_pair"),
+    re_path(r"^auth/token/refresh/?$", OrgTokenRefreshView.as_view(), name="token_refresh"),
+    path("", include("projects.api.urls")),
+]
+
+urlpatterns = [path("api/v1/", include(api_urlpatterns)), *docs_urlpatterns]

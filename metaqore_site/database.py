@@ -1,0 +1,37 @@
+"""The ``default`` database: ``DATABASE_URL`` when set, else the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+ENGINE = "django_tenants.postgresql_backend"
+
+
+def database_settings() -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    conn_max_age = int(os.environ.get("METAQORE_CONN_MAX_AGE", "60"))
+    if url:
+        import dj_database_url
+
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+        if not config.get("ENGINE", "").endswith(("postgresql", "postgis", "postgresql_backend")):
+            raise ValueError("DATABASE_URL must point at PostgreSQL (schemas per organization)")
+        config["ENGINE"] = ENGINE
+        return config
+
+    from metaqore_site import embedded_db
+
+    info = embedded_db.ensure_running()
+    # HOST is the socket directory: psycopg connects over the Unix socket, no TCP port is open.
+    return {
+        "ENGINE": ENGINE,
+        "NAME": embedded_db.DATABASE_NAME,
+        "USER": info.user,
+        "PASSWORD": "",
+        "HOST": info.host,
+        "PORT": str(info.port),
+        "CONN_MAX_AGE": conn_max_age,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": f"test_{embedded_db.DATABASE_NAME}"},
+    }

@@ -1,0 +1,13 @@
+"""URLs of the bare host (public schema): platform admin, health and API docs."""
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from metaqore_site.api.health import HealthView
+from metaqore_site.api.urls import docs_urlpatterns
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    re_path(r"^api/v1/health/?$", HealthView.as_view(), name="health"),
+    *docs_urlpatterns,
+]

@@ -1,0 +1,57 @@
+from rest_framework import serializers
+
+from metaqore_site.api.fields import IdListField, JSONObjectField
+from projects.models import Project, Task
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    metadata = JSONObjectField(required=False, default=dict)
+    owner_id = serializers.CharField(
+        max_length=200, required=False, help_text="Defaults to the creating agent or user."
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner_id",
+            "status",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    project_id = serializers.PrimaryKeyRelatedField(
+        source="project",
+        queryset=Project.objects.all(),
+        pk_field=serializers.CharField(max_length=32),
+    )
+    depends_on = IdListField(prefix="task_", required=False, default=list)
+    metadata = JSONObjectField(required=False, default=dict)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "project_id",
+            "title",
+            "description",
+            "status",
+            "assigned_to",
+            "depends_on",
+            "metadata",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at", "completed_at"]
+
+    def validate_project_id(self, project):
+        if self.instance is not None and project != self.instance.project:
+            raise serializers.ValidationError("A task cannot move to another project.")
+        return project

@@ -1,0 +1,104 @@
+"""The one write path for projects and tasks (API, admin and commands call these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance.actors import Actor
+from projects.models import Project, Task
+
+PROJECT_FIELDS = ("name", "description", "owner_id", "status", "metadata")
+TASK_FIELDS = ("title", "description", "status", "assigned_to", "depends_on", "metadata")
+
+
+def _apply(instance: Any, changes: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    """Set the allowed fields that actually change; return their names."""
+    changed = []
+    for name, value in changes.items():
+        if name not in allowed:
+            raise ValueError(f"'{name}' cannot be changed here")
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed
+
+
+@transaction.atomic
+def project_create(*, actor: Actor, **fields: Any) -> Project:
+    fields.setdefault("owner_id", str(actor))
+    project = Project(**{k: v for k, v in fields.items() if k in PROJECT_FIELDS})
+    project.full_clean()
+    project.save()
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: Actor, changes: dict[str, Any]) -> Project:
+    changed = _apply(project, changes, PROJECT_FIELDS)
+    if changed:
+        project.full_clean()
+        project.save(update_fields=[*changed, "updated_at"])
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: Actor) -> None:
+    project.delete()
+
+
+def validate_task_dependencies(*, project: Project, task_id: str | None, depends_on: list[str]):
+    """Every dependency must be a task of the same project, and not the task itself."""
+    if task_id and task_id in depends_on:
+        raise ValidationError({"depends_on": ["A task cannot depend on itself."]})
+    if not depends_on:
+        return
+    found = set(
+        Task.objects.filter(project=project, id__in=depends_on).values_list("id", flat=True)
+    )
+    missing = [task for task in depends_on if task not in found]
+    if missing:
+        raise ValidationError(
+            {"depends_on": [f"Unknown task ids in project {project.id}: {', '.join(missing)}"]}
+        )
+
+
+def _stamp_completion(task: Task) -> None:
+    if task.status == Task.Status.COMPLETED and task.completed_at is None:
+        task.completed_at = timezone.now()
+    elif task.status != Task.Status.COMPLETED:
+        task.completed_at = None
+
+
+@transaction.atomic
+def task_create(*, actor: Actor, project: Project, **fields: Any) -> Task:
+    task = Task(project=project, **{k: v for k, v in fields.items() if k in TASK_FIELDS})
+    validate_task_dependencies(project=project, task_id=None, depends_on=task.depends_on)
+    _stamp_completion(task)
+    task.full_clean()
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_update(*, task: Task, actor: Actor, changes: dict[str, Any]) -> Task:
+    changed = _apply(task, changes, TASK_FIELDS)
+    if "depends_on" in changed:
+        validate_task_dependencies(
+            project=task.project, task_id=task.id, depends_on=task.depends_on
+        )
+    if "status" in changed:
+        _stamp_completion(task)
+        changed.append("completed_at")
+    if changed:
+        task.full_clean()
+        task.save(update_fields=[*changed, "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_delete(*, task: Task, actor: Actor) -> None:
+    task.delete()

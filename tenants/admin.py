@@ -1,0 +1,58 @@
+"""Platform admin (bare host only): organizations and their domains."""
+
+from django.contrib import admin
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+from tenants.models import Domain, Organization
+
+
+class PublicSchemaOnlyAdmin(admin.ModelAdmin):
+    """Organizations are managed from the platform host, never from inside an org."""
+
+    def has_module_permission(self, request):
+        return connection.schema_name == get_public_schema_name() and super().has_module_permission(
+            request
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return connection.schema_name == get_public_schema_name() and super().has_view_permission(
+            request, obj
+        )
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(PublicSchemaOnlyAdmin):
+    list_display = ("slug", "name", "schema_name", "created_at")
+    search_fields = ("slug", "name")
+    readonly_fields = ("schema_name", "created_at")
+    inlines = [DomainInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names the schema; changing it later would orphan the data.
+        return (*self.readonly_fields, "slug") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        from tenants.models import schema_name_for
+
+        if not change:
+            obj.schema_name = schema_name_for(obj.slug)
+        super().save_model(request, obj, form, change)
+        if not change:
+            from django_tenants.utils import schema_context
+
+            from tenants.services import organization_ensure_roles
+
+            with schema_context(obj.schema_name):
+                organization_ensure_roles()
+
+
+@admin.register(Domain)
+class DomainAdmin(PublicSchemaOnlyAdmin):
+    list_display = ("domain", "tenant", "is_primary")
+    search_fields = ("domain", "tenant__slug")

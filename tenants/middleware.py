@@ -1,0 +1,68 @@
+"""Choose the organization (schema) for each request: by host, or by ``X-MetaQore-Org``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.postgresql_backend.base import FakeTenant
+from django_tenants.utils import get_public_schema_name
+
+from tenants.models import Domain, Organization
+
+ORG_HEADER = "X-MetaQore-Org"
+
+
+class OrganizationMiddleware(TenantMainMiddleware):
+    """django-tenants' host routing plus the org header for clients that cannot resolve
+    ``acme.localhost``. Bare hosts (``METAQORE_PUBLIC_HOSTS``) serve the public schema."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        connection.set_schema_to_public()
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return JsonResponse({"detail": "Unknown host."}, status=400)
+        slug = request.headers.get(ORG_HEADER, "").strip()
+        try:
+            organization = self._resolve(hostname, slug)
+        except _NotFound as exc:
+            return JsonResponse({"detail": str(exc)}, status=exc.status)
+        except DatabaseError:
+            return JsonResponse(
+                {"status": "error", "database": "error", "detail": "Database unavailable."},
+                status=503,
+            )
+        if organization is None:
+            request.tenant = FakeTenant(schema_name=get_public_schema_name())
+        else:
+            organization.domain_url = hostname
+            request.tenant = organization
+            connection.set_tenant(organization)
+        self.setup_url_routing(request)
+        return None
+
+    @staticmethod
+    def _resolve(hostname: str, slug: str) -> Organization | None:
+        if hostname in settings.METAQORE_PUBLIC_HOSTS:
+            if not slug:
+                return None
+            try:
+                return Organization.objects.get(slug=slug)
+            except Organization.DoesNotExist:
+                raise _NotFound(f"Unknown organization '{slug}'.") from None
+        try:
+            organization = Domain.objects.select_related("tenant").get(domain=hostname).tenant
+        except Domain.DoesNotExist:
+            raise _NotFound(f"No organization serves host '{hostname}'.") from None
+        if slug and slug != organization.slug:
+            raise _NotFound(f"Header {ORG_HEADER} '{slug}' does not match this host.", status=400)
+        return organization
+
+
+class _NotFound(Exception):
+    def __init__(self, message: str, status: int = 404):
+        super().__init__(message)
+        self.status = status

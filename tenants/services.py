@@ -1,0 +1,52 @@
+"""Provisioning organizations: the one write path used by commands, admin and tests."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from governance.roles import ROLES
+from tenants.models import Domain, Organization, schema_name_for, slug_validator
+
+
+class OrganizationError(Exception):
+    """A provisioning request that cannot be carried out; nothing was changed."""
+
+
+def organization_create(*, slug: str, name: str, domain: str) -> Organization:
+    """Create the org's schema, migrate it, add its domain and its role groups."""
+    try:
+        slug_validator(slug)
+    except ValidationError as exc:
+        raise OrganizationError(f"Invalid slug '{slug}': {exc.messages[0]}") from exc
+    domain = domain.strip().lower()
+    if not domain:
+        raise OrganizationError("A domain is required.")
+    if not name.strip():
+        raise OrganizationError("A name is required.")
+    if Organization.objects.filter(slug=slug).exists():
+        raise OrganizationError(f"Organization '{slug}' already exists.")
+    if Domain.objects.filter(domain=domain).exists():
+        raise OrganizationError(f"Domain '{domain}' is already used by another organization.")
+
+    # The schema is created and migrated by save(); django-tenants drops it again if that fails.
+    organization = Organization(slug=slug, name=name.strip(), schema_name=schema_name_for(slug))
+    organization.save(verbosity=0)
+    try:
+        with transaction.atomic():
+            Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
+            with schema_context(organization.schema_name):
+                organization_ensure_roles()
+    except Exception:
+        organization.delete(force_drop=True)
+        raise
+    return organization
+
+
+def organization_ensure_roles() -> None:
+    """Create the four role groups in the current schema (idempotent)."""
+    from django.contrib.auth.models import Group
+
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
