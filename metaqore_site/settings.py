@@ -6,6 +6,7 @@ Per-organization policy lives in the database, not here. See README "Configurati
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,6 +145,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Dev and tests serve static files from the apps (Swagger UI assets included) without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Without collectstatic (dev, tests) STATIC_ROOT does not exist; the finders serve the files.
+warnings.filterwarnings("ignore", message="No directory at: ")
 
 # Request bodies: 1 MiB by default; larger ones get 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("METAQORE_MAX_BODY_BYTES", 1024 * 1024)
@@ -164,6 +167,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "metaqore_site.api.exceptions.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": None,
 }
 

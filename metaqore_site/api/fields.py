@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from metaqore_site.api.serializers import StrictCharField
+
 MAX_JSON_DEPTH = 20
 MAX_JSON_ITEMS = 10_000
 
@@ -52,7 +54,7 @@ class IdListField(serializers.ListField):
 
     def __init__(self, *, prefix: str, max_length: int = 500, **kwargs: Any):
         self.prefix = prefix
-        kwargs.setdefault("child", serializers.CharField(max_length=64))
+        kwargs.setdefault("child", StrictCharField(max_length=64))
         super().__init__(max_length=max_length, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[str]:

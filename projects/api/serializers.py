@@ -1,12 +1,13 @@
 from rest_framework import serializers
 
 from metaqore_site.api.fields import IdListField, JSONObjectField
+from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from projects.models import Project, Task
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(StrictModelSerializer):
     metadata = JSONObjectField(required=False, default=dict)
-    owner_id = serializers.CharField(
+    owner_id = StrictCharField(
         max_length=200, required=False, help_text="Defaults to the creating agent or user."
     )
 
@@ -25,11 +26,11 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(StrictModelSerializer):
     project_id = serializers.PrimaryKeyRelatedField(
         source="project",
         queryset=Project.objects.all(),
-        pk_field=serializers.CharField(max_length=32),
+        pk_field=StrictCharField(max_length=32),
     )
     depends_on = IdListField(prefix="task_", required=False, default=list)
     metadata = JSONObjectField(required=False, default=dict)

@@ -1,0 +1,39 @@
+# The two commands: `make run` (platform + demo org) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= $(or $(METAQORE_PORT),8001)
+BIND   ?= 127.0.0.1
+
+.PHONY: run test lint format venv migrate clean-db
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(BIN)/.installed
+
+migrate: venv
+	$(BIN)/python manage.py migrate_schemas --verbosity 0
+
+run: migrate
+	$(BIN)/python manage.py demo_setup --port $(PORT)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(BIND):$(PORT)
+
+test: venv lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-db: venv
+	$(BIN)/python manage.py embedded_db stop
+	rm -rf $${METAQORE_DATA_DIR:-.data}/pg

@@ -1,0 +1,73 @@
+"""Shared fixtures. Two organizations are provisioned once per test session (schemas and
+migrations are the slow part); each test runs in a transaction that is rolled back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.test import APIClient
+
+from governance.keys import agent_key_create
+from tenants.models import Organization
+from tenants.services import organization_create
+
+ORG_A = ("alpha", "alpha.localhost")
+ORG_B = ("beta", "beta.localhost")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django created and migrated the test database, add the two test orgs."""
+    with django_db_blocker.unblock():
+        for slug, domain in (ORG_A, ORG_B):
+            if not Organization.objects.filter(slug=slug).exists():
+                organization_create(slug=slug, name=slug.title(), domain=domain)
+
+
+@pytest.fixture
+def org_a(db) -> Iterator[Organization]:
+    organization = Organization.objects.get(slug=ORG_A[0])
+    connection.set_tenant(organization)
+    yield organization
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def org_b(db) -> Organization:
+    return Organization.objects.get(slug=ORG_B[0])
+
+
+def use_org(organization: Organization) -> None:
+    """Point the ORM at ``organization``'s schema (requests do this through the middleware)."""
+    connection.set_tenant(organization)
+
+
+def make_agent_key(organization: Organization, agent: str = "coder", **kwargs) -> str:
+    use_org(organization)
+    return agent_key_create(agent_name=agent, **kwargs).key
+
+
+def make_user(organization: Organization, username: str, role: str, password: str = "pw-Secret-123"):
+    use_org(organization)
+    user = get_user_model().objects.create_user(username, "", password)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def client_for(organization: Organization, *, key: str | None = None, token: str | None = None):
+    """An APIClient on ``organization``'s host, sending an agent key or a JWT if given."""
+    domain = organization.domains.get(is_primary=True).domain
+    client = APIClient(HTTP_HOST=domain)
+    if key or token:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key or token}")
+    return client
+
+
+@pytest.fixture
+def agent_client(org_a) -> APIClient:
+    """Org A, authenticated as the plain agent 'coder'."""
+    return client_for(org_a, key=make_agent_key(org_a))
