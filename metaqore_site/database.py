@@ -18,6 +18,7 @@ def database_settings() -> dict[str, Any]:
         if not config.get("ENGINE", "").endswith(("postgresql", "postgis", "postgresql_backend")):
             raise ValueError("DATABASE_URL must point at PostgreSQL (schemas per organization)")
         config["ENGINE"] = ENGINE
+        config["TEST"] = {"NAME": _test_database_name(f"test_{config['NAME']}")}
         return config
 
     from metaqore_site import embedded_db
@@ -33,5 +34,10 @@ def database_settings() -> dict[str, Any]:
         "PORT": str(info.port),
         "CONN_MAX_AGE": conn_max_age,
         "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": f"test_{embedded_db.DATABASE_NAME}"},
+        "TEST": {"NAME": _test_database_name(f"test_{embedded_db.DATABASE_NAME}")},
     }
+
+
+def _test_database_name(default: str) -> str:
+    # Lets two test runs share one server without dropping each other's database.
+    return os.environ.get("METAQORE_TEST_DB_NAME", "").strip() or default

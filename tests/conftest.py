@@ -51,7 +51,9 @@ def make_agent_key(organization: Organization, agent: str = "coder", **kwargs) -
     return agent_key_create(agent_name=agent, **kwargs).key
 
 
-def make_user(organization: Organization, username: str, role: str, password: str = "pw-Secret-123"):
+def make_user(
+    organization: Organization, username: str, role: str, password: str = "pw-Secret-123"
+):
     use_org(organization)
     user = get_user_model().objects.create_user(username, "", password)
     user.groups.add(Group.objects.get(name=role))

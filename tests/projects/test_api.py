@@ -14,8 +14,12 @@ def test_create_list_and_filter_projects(agent_client):
     listed = agent_client.get("/api/v1/projects").json()
     assert listed["count"] == 2
     assert set(listed) == {"count", "next", "previous", "results"}
-    assert [p["name"] for p in agent_client.get("/api/v1/projects?status=planning").json()["results"]] == ["Payments"]
-    assert [p["name"] for p in agent_client.get("/api/v1/projects?search=sea").json()["results"]] == ["Search"]
+    assert [
+        p["name"] for p in agent_client.get("/api/v1/projects?status=planning").json()["results"]
+    ] == ["Payments"]
+    assert [
+        p["name"] for p in agent_client.get("/api/v1/projects?search=sea").json()["results"]
+    ] == ["Search"]
 
 
 def test_org_b_cannot_see_or_touch_org_a_project(agent_client, org_b):
@@ -29,8 +33,15 @@ def test_org_b_cannot_see_or_touch_org_a_project(agent_client, org_b):
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"name": ""}, {"name": 5}, {"name": "x" * 201}, {"name": "p", "status": "done"},
-     {"name": "p", "metadata": [1]}, {"name": "p", "metadata": "text"}],
+    [
+        {},
+        {"name": ""},
+        {"name": 5},
+        {"name": "x" * 201},
+        {"name": "p", "status": "done"},
+        {"name": "p", "metadata": [1]},
+        {"name": "p", "metadata": "text"},
+    ],
 )
 def test_bad_project_input_is_400_with_field_errors(agent_client, payload):
     response = agent_client.post("/api/v1/projects", payload)

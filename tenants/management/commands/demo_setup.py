@@ -78,5 +78,7 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=ORG_ADMIN))
             saved["password"] = password
         if not saved.get("agent_key") or agent_key_authenticate(saved["agent_key"]) is None:
-            saved["agent_key"] = agent_key_create(agent_name=DEMO_AGENT, created_by="system:demo").key
+            saved["agent_key"] = agent_key_create(
+                agent_name=DEMO_AGENT, created_by="system:demo"
+            ).key
         return saved
