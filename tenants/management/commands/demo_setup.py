@@ -50,16 +50,17 @@ class Command(BaseCommand):
         os.chmod(path, 0o600)
 
         base = f"http://{DEMO_DOMAIN}:{port}"
+        password, key = saved["password"], saved["agent_key"]
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "MetaQore is starting with the demo organization 'acme'.",
-                    f"  Admin:     {base}/admin/   user '{DEMO_USER}', password '{saved['password']}'",
+                    f"  Admin:     {base}/admin/   user '{DEMO_USER}', password '{password}'",
                     f"  API docs:  {base}/api/v1/docs/",
-                    f"  Agent key: {saved['agent_key']}   (agent '{DEMO_AGENT}')",
+                    f"  Agent key: {key}   (agent '{DEMO_AGENT}')",
                     "  Try:",
-                    f'    curl -H "Authorization: Bearer {saved["agent_key"]}" {base}/api/v1/projects',
+                    f'    curl -H "Authorization: Bearer {key}" {base}/api/v1/projects',
                     "",
                 ]
             )
