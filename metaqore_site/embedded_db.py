@@ -17,11 +17,13 @@ Traps handled here (each has a test in ``tests/tenants/test_embedded_db.py``):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import os
 import signal
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -125,6 +127,22 @@ def _ensure_database(info: ConnectionInfo, name: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def _forget_handle(backend, pgdata: Path) -> None:
+    """Drop the backend's per-process handle of a server that is no longer running.
+
+    pgserver caches one handle per data dir and returns it from ``get_server`` without checking
+    that its server still runs, so a process that saw the server stop (``embedded_db stop``, a
+    crash) could never start it again.
+    """
+    server_class = getattr(backend, "PostgresServer", None)
+    instances = getattr(server_class, "_instances", None)
+    if not isinstance(instances, dict):
+        return
+    handle = instances.pop(pgdata, None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+
+
 def ensure_running(data_dir: Path | None = None) -> ConnectionInfo:
     """Start the embedded server if needed and return how to reach it (idempotent)."""
     data_dir = (data_dir or default_data_dir()).resolve()
@@ -137,6 +155,7 @@ def ensure_running(data_dir: Path | None = None) -> ConnectionInfo:
     with FileLock(str(data_dir / "embedded-pg.lock"), timeout=60):
         if not postmaster_is_live(pgdata):
             remove_stale_pidfile(pgdata)
+            _forget_handle(backend, pgdata)
         server = backend.get_server(pgdata, cleanup_mode=None)
         # pgserver registers this pid as a handle; in cleanup_mode=None that is bookkeeping only.
         del server
@@ -168,9 +187,25 @@ def stop(data_dir: Path | None = None) -> bool:
         proc = psutil.Process(info.pid)
         # SIGINT is PostgreSQL's "fast" shutdown: open sessions (a dev server) are disconnected.
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except psutil.TimeoutExpired:
+        if not _wait_for_shutdown(proc, pgdata, timeout=30):
             proc.kill()
         _started.pop(pgdata, None)
         return True
+
+
+def _wait_for_shutdown(proc: psutil.Process, pgdata: Path, timeout: float) -> bool:
+    """Wait until postgres has shut down: it removes postmaster.pid as its last step.
+
+    Waiting for the pid to disappear instead would also wait for init to reap the zombie, which
+    takes seconds under some container inits.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done = proc.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            done = True
+        if done or not (pgdata / "postmaster.pid").exists():
+            return True
+        time.sleep(0.01)
+    return False
