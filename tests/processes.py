@@ -1,0 +1,110 @@
+"""Helpers for tests that run `manage.py` or a web server in a real subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTS = range(8101, 8200)  # the range these tests may use for their servers
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database described by a Django ``settings_dict``.
+
+    A socket directory as HOST is percent-encoded, which dj-database-url turns back into HOST.
+    """
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = quote(settings_dict["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@"
+    host = quote(settings_dict["HOST"] or "", safe="")
+    port = settings_dict["PORT"] or "5432"
+    return f"postgresql://{credentials}{host}:{port}/{settings_dict['NAME']}"
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8101-8199")
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], timeout: float = 30) -> Iterator[str]:
+    """Serve the project with `manage.py runserver` on a free port; yield its base URL.
+
+    The server is killed at the end, whatever happens in the ``with`` block.
+    """
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"runserver exited early:\n{proc.stderr.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("runserver did not start in time") from None
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stderr.close()
+
+
+def http(
+    method: str, url: str, *, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, Message, bytes]:
+    """One HTTP request with the standard library; returns (status, headers, body)."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
