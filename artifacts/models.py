@@ -1,1 +1,154 @@
-"""Governed artifacts declared by agents (filled by the PSMP work, issue #3)."""
+"""Governed artifacts declared by agents: code, plans, specs, tests, trained specialists.
+
+The PSMP state machine (draft → active → archived) is owned here as data, enforced by
+``artifacts.services`` on every write path (``save()`` of an ungoverned instance is routed
+through the services), and backed by database triggers so raw SQL cannot break it either.
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+from metaqore_site.ids import public_id
+from projects.models import Project
+
+
+def new_artifact_id() -> str:
+    return public_id("art")
+
+
+class GovernanceBypassError(Exception):
+    """Raised by bulk ORM operations that would skip governance and the audit trail."""
+
+
+class ArtifactQuerySet(models.QuerySet):
+    """Bulk writes would skip conflict checks and audit events: refuse them."""
+
+    def update(self, **kwargs):
+        raise GovernanceBypassError(
+            "Artifact.objects.update() bypasses governance; use artifacts.services instead."
+        )
+
+    def bulk_create(self, *args, **kwargs):
+        raise GovernanceBypassError(
+            "Artifact.objects.bulk_create() bypasses governance; use artifact_declare()."
+        )
+
+    def bulk_update(self, *args, **kwargs):
+        raise GovernanceBypassError(
+            "Artifact.objects.bulk_update() bypasses governance; use artifacts.services."
+        )
+
+    def delete(self):
+        raise GovernanceBypassError(
+            "Artifact.objects.delete() bypasses governance; use artifact_delete() per draft."
+        )
+
+
+class Artifact(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        ARCHIVED = "archived"
+
+    # The PSMP state machine, as data: everything else is refused (here and in the database).
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        State.DRAFT: frozenset({State.ACTIVE, State.ARCHIVED}),
+        State.ACTIVE: frozenset({State.ARCHIVED}),
+        State.ARCHIVED: frozenset(),
+    }
+    CONTENT_FIELDS = ("data", "metadata", "depends_on", "file_paths", "requirements")
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_artifact_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="artifacts")
+    artifact_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    data = models.JSONField(blank=True)  # required in the API; {} is a valid object
+    created_by = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    depends_on = models.JSONField(default=list, blank=True)
+    file_paths = models.JSONField(default=list, blank=True)
+    requirements = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, editable=False)
+    is_blocked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ArtifactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "artifact_type", "version"], name="artifact_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "artifact_type"],
+                condition=models.Q(state="active"),
+                name="artifact_one_active_per_line",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="artifact_version_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["draft", "active", "archived"]),
+                name="artifact_state_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "artifact_type", "state"], name="artifact_line_state"),
+            models.Index(fields=["project", "state"], name="artifact_project_state"),
+            models.Index(fields=["created_by"], name="artifact_created_by"),
+            GinIndex(fields=["file_paths"], name="artifact_file_paths_gin"),
+            GinIndex(fields=["requirements"], name="artifact_requirements_gin"),
+        ]
+        triggers = [
+            pgtrigger.FSM(
+                name="artifact_psmp_fsm",
+                field="state",
+                transitions=[("draft", "active"), ("draft", "archived"), ("active", "archived")],
+            ),
+            # An active or archived artifact is immutable: change it by declaring a new version.
+            pgtrigger.Protect(
+                name="artifact_freeze_non_draft",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__state__in=["active", "archived"])
+                & (
+                    pgtrigger.Q(old__data__df=pgtrigger.F("new__data"))
+                    | pgtrigger.Q(old__depends_on__df=pgtrigger.F("new__depends_on"))
+                    | pgtrigger.Q(old__file_paths__df=pgtrigger.F("new__file_paths"))
+                    | pgtrigger.Q(old__requirements__df=pgtrigger.F("new__requirements"))
+                    | pgtrigger.Q(old__version__df=pgtrigger.F("new__version"))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.artifact_type} v{self.version} ({self.id})"
+
+    # Every save and delete is governed: one already carried out by artifacts.services is
+    # marked, anything else (admin form, shell, a command) is routed through the services.
+    def save(self, *args, **kwargs) -> None:
+        if getattr(self, "_governed", False):
+            self._governed = False
+            super().save(*args, **kwargs)
+            return
+        from artifacts import services
+
+        services.artifact_save_ungoverned(self)
+
+    def delete(self, *args, **kwargs):
+        if getattr(self, "_governed", False):
+            self._governed = False
+            return super().delete(*args, **kwargs)
+        from artifacts import services
+        from governance.actors import SYSTEM
+
+        services.artifact_delete(artifact=self, actor=SYSTEM)
+        return (1, {self._meta.label: 1})
+
+    def can_transition_to(self, target: str) -> bool:
+        return target in self.TRANSITIONS.get(self.state, frozenset())

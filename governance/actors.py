@@ -92,4 +92,6 @@ def actor_from_request(request) -> Actor:
     else:
         actor = Actor(kind="anonymous", name="anonymous")
     request._metaqore_actor = actor
+    # Also on the underlying HttpRequest, where middleware (response headers) can see it.
+    getattr(request, "_request", request).metaqore_actor = actor
     return actor

@@ -48,3 +48,97 @@ class AgentKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+def new_conflict_id() -> str:
+    from metaqore_site.ids import public_id
+
+    return public_id("conf")
+
+
+class GovernancePolicy(models.Model):
+    """The org's governance policy: one row per schema (pk is always 1)."""
+
+    class Mode(models.TextChoices):
+        STRICT = "strict"
+        ADAPTIVE = "adaptive"
+        PLAYGROUND = "playground"
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.STRICT)
+    auto_archive_superseded = models.BooleanField(default=True)
+    revision = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=200, default="system", editable=False)
+
+    class Meta:
+        verbose_name_plural = "governance policy"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="governance_policy_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"Governance policy (mode {self.mode}, revision {self.revision})"
+
+    @classmethod
+    def load(cls, *, for_update: bool = False) -> GovernancePolicy:
+        queryset = cls.objects.select_for_update() if for_update else cls.objects
+        policy = queryset.filter(pk=1).first()
+        if policy is None:
+            policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class Conflict(models.Model):
+    class Severity(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        CRITICAL = "critical"
+
+    class Strategy(models.TextChoices):
+        RETRY = "retry"
+        OVERRIDE = "override"
+        MERGE = "merge"
+        ESCALATE = "escalate"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ESCALATED = "escalated"
+        RESOLVED = "resolved"
+
+    SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    UNRESOLVED = (Status.OPEN, Status.ESCALATED)
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_conflict_id, editable=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    artifact = models.ForeignKey(
+        "artifacts.Artifact", on_delete=models.CASCADE, related_name="conflicts"
+    )
+    conflict_type = models.CharField(max_length=50)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    description = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    hint = models.TextField(blank=True)
+    suggested_strategy = models.CharField(max_length=10, choices=Strategy.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution_strategy = models.CharField(max_length=10, choices=Strategy.choices, blank=True)
+    resolved_by = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "status"], name="conflict_project_status"),
+            models.Index(fields=["artifact", "status"], name="conflict_artifact_status"),
+            models.Index(fields=["status", "severity"], name="conflict_status_severity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conflict_type} ({self.severity}) on {self.artifact_id}"
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status in self.UNRESOLVED

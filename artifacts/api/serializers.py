@@ -1,0 +1,116 @@
+from rest_framework import serializers
+
+from artifacts.models import Artifact
+from governance.api.serializers import (
+    ConflictSerializer,
+    GovernanceOutcomeSerializer,
+    remediation_for,
+)
+from metaqore_site.api.fields import IdListField, JSONObjectField, validate_json_value
+from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
+from projects.models import Project
+
+MAX_FILE_PATHS = 500
+MAX_REQUIREMENTS = 200
+
+
+class RequirementsField(serializers.DictField):
+    """package name → PEP 440 specifier (validated by the service; strings only here)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=StrictCharField(max_length=200), **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_REQUIREMENTS:
+            raise serializers.ValidationError(f"At most {MAX_REQUIREMENTS} packages.")
+        for name in value:
+            if not name or len(name) > 100 or "\x00" in name:
+                raise serializers.ValidationError(f"Invalid package name '{name[:100]}'.")
+        return value
+
+
+class ArtifactSerializer(StrictModelSerializer):
+    project_id = serializers.PrimaryKeyRelatedField(
+        source="project", queryset=Project.objects.all(), pk_field=StrictCharField(max_length=32)
+    )
+    version = serializers.IntegerField(min_value=1, max_value=2_000_000_000, required=False)
+    data = JSONObjectField()
+    depends_on = IdListField(prefix="art_", required=False, default=list)
+    file_paths = serializers.ListField(
+        child=StrictCharField(max_length=1000),
+        max_length=MAX_FILE_PATHS,
+        required=False,
+        default=list,
+    )
+    requirements = RequirementsField(required=False, default=dict)
+    metadata = JSONObjectField(required=False, default=dict)
+    created_by = StrictCharField(
+        max_length=200,
+        required=False,
+        help_text="From the credential; a privileged client may declare on behalf of an agent.",
+    )
+
+    class Meta:
+        model = Artifact
+        fields = [
+            "id",
+            "project_id",
+            "artifact_type",
+            "version",
+            "data",
+            "created_by",
+            "state",
+            "depends_on",
+            "file_paths",
+            "requirements",
+            "metadata",
+            "content_hash",
+            "is_blocked",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "state", "content_hash", "is_blocked", "created_at", "updated_at"]
+
+    def validate_file_paths(self, value):
+        for path in value:
+            validate_json_value(path)
+        return value
+
+
+class ArtifactUpdateSerializer(ArtifactSerializer):
+    """PATCH: only a draft's content may change."""
+
+    class Meta(ArtifactSerializer.Meta):
+        read_only_fields = [
+            *ArtifactSerializer.Meta.read_only_fields,
+            "project_id",
+            "artifact_type",
+            "version",
+            "created_by",
+        ]
+
+
+class ArtifactTransitionSerializer(serializers.Serializer):
+    to = serializers.ChoiceField(choices=[Artifact.State.ACTIVE, Artifact.State.ARCHIVED])
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DeclarationResponseSerializer(ArtifactSerializer):
+    """The artifact plus the governance decision (201 and 409 bodies share this shape)."""
+
+    governance = GovernanceOutcomeSerializer(read_only=True)
+
+    class Meta(ArtifactSerializer.Meta):
+        fields = [*ArtifactSerializer.Meta.fields, "governance"]
+
+
+def declaration_body(result) -> dict:
+    body = ArtifactSerializer(result.artifact).data
+    body["governance"] = {
+        "outcome": result.outcome,
+        "mode": result.mode,
+        "conflicts": ConflictSerializer(result.conflicts, many=True).data,
+        "remediation": remediation_for(result.conflicts),
+    }
+    return body

@@ -1,0 +1,413 @@
+"""The one write path for artifacts: declare, update a draft, transition, delete.
+
+API views, the admin, commands and plain ``Artifact.save()`` calls from the shell all end up
+here, so every artifact is governed (conflict checks, PSMP lifecycle) and audited in the same
+transaction as the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from artifacts.models import Artifact, GovernanceBypassError
+from compliance.audit import audit_record
+from governance import psmp
+from governance.actors import SYSTEM, Actor
+from governance.conflicts import (
+    Declaration,
+    DetectedConflict,
+    detect_conflicts,
+    normalize_path,
+    normalize_requirements,
+)
+from governance.models import Conflict, GovernancePolicy
+from governance.resolution import conflicts_close
+from metaqore_site.api.exceptions import GovernanceBlocked
+from projects.models import Project
+
+
+@dataclass
+class DeclarationResult:
+    artifact: Artifact
+    outcome: str
+    mode: str
+    conflicts: list[Conflict]  # detected by this declaration (auto-resolved ones included)
+
+
+def content_hash(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def normalize_content(*, file_paths: list[str], requirements: dict[str, str]):
+    try:
+        paths = list(dict.fromkeys(normalize_path(path) for path in file_paths))
+    except ValueError as exc:
+        raise ValidationError({"file_paths": [str(exc)]}) from exc
+    try:
+        packages = normalize_requirements(requirements)
+    except ValueError as exc:
+        raise ValidationError({"requirements": [str(exc)]}) from exc
+    return paths, packages
+
+
+def declared_by(actor: Actor, on_behalf_of: str | None) -> str:
+    """Who declared it: the credential's identity; a privileged client may name an agent."""
+    if on_behalf_of and actor.is_privileged:
+        return on_behalf_of if ":" in on_behalf_of else f"agent:{on_behalf_of}"
+    return str(actor)
+
+
+def next_version(project_id: str, artifact_type: str) -> int:
+    # Served by the (project, artifact_type, version) unique index: one index probe.
+    current = Artifact.objects.filter(project_id=project_id, artifact_type=artifact_type).aggregate(
+        top=Max("version")
+    )["top"]
+    return (current or 0) + 1
+
+
+def _audit_artifact(event_type: str, artifact: Artifact, actor: Actor, payload: dict) -> None:
+    audit_record(
+        event_type=event_type,
+        actor=actor,
+        resource_type="artifact",
+        resource_id=artifact.id,
+        project_id=artifact.project_id,
+        task_type=artifact.artifact_type,
+        payload=payload,
+    )
+
+
+def _store_conflicts(
+    artifact: Artifact,
+    detected: list[DetectedConflict],
+    actor: Actor,
+    auto_resolver: str | None,
+) -> list[Conflict]:
+    from django.utils import timezone
+
+    now = timezone.now()
+    stored = []
+    for found in detected:
+        auto = auto_resolver is not None and found.severity in psmp.AUTO_RESOLVABLE
+        conflict = Conflict.objects.create(
+            project_id=artifact.project_id,
+            artifact=artifact,
+            conflict_type=found.conflict_type,
+            severity=found.severity,
+            description=found.description,
+            details=found.details,
+            hint=found.hint,
+            suggested_strategy=found.suggested_strategy,
+            status=Conflict.Status.RESOLVED if auto else Conflict.Status.OPEN,
+            resolution_strategy=Conflict.Strategy.OVERRIDE if auto else "",
+            resolved_by=auto_resolver if auto else "",
+            resolved_at=now if auto else None,
+            note="auto-resolved on declaration" if auto else "",
+        )
+        stored.append(conflict)
+        audit_record(
+            event_type="conflict.detected",
+            actor=actor,
+            resource_type="conflict",
+            resource_id=conflict.id,
+            project_id=artifact.project_id,
+            task_type=artifact.artifact_type,
+            payload={
+                "artifact_id": artifact.id,
+                "conflict_type": conflict.conflict_type,
+                "severity": conflict.severity,
+                "details": conflict.details,
+            },
+        )
+        if auto:
+            audit_record(
+                event_type="conflict.resolved",
+                actor=actor,
+                resource_type="conflict",
+                resource_id=conflict.id,
+                project_id=artifact.project_id,
+                task_type=artifact.artifact_type,
+                payload={
+                    "artifact_id": artifact.id,
+                    "strategy": Conflict.Strategy.OVERRIDE,
+                    "resolved_by": auto_resolver,
+                    "automatic": True,
+                },
+            )
+    return stored
+
+
+@transaction.atomic
+def artifact_declare(
+    *,
+    actor: Actor,
+    project: Project,
+    artifact_type: str,
+    data: dict,
+    version: int | None = None,
+    created_by: str | None = None,
+    depends_on: list[str] | None = None,
+    file_paths: list[str] | None = None,
+    requirements: dict[str, str] | None = None,
+    metadata: dict | None = None,
+) -> DeclarationResult:
+    paths, packages = normalize_content(
+        file_paths=file_paths or [], requirements=requirements or {}
+    )
+    artifact = Artifact(
+        project=project,
+        artifact_type=artifact_type,
+        data=data,
+        created_by=declared_by(actor, created_by),
+        depends_on=list(dict.fromkeys(depends_on or [])),
+        file_paths=paths,
+        requirements=packages,
+        metadata=metadata or {},
+        content_hash=content_hash(data),
+    )
+    # Serialize declarations that touch the same line, paths or packages of this project.
+    psmp.lock_scopes(project.id, psmp.declaration_scopes(artifact))
+    policy = GovernancePolicy.load()
+    expected = next_version(project.id, artifact_type)
+    artifact.version = expected  # a stale or taken version is stored under the next free one
+    detected = detect_conflicts(
+        Declaration(artifact=artifact, declared_version=version, expected_version=expected)
+    )
+    decision = psmp.decide_outcome(
+        severities=[c.severity for c in detected], actor=actor, policy=policy
+    )
+    artifact.is_blocked = decision.blocked
+    artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
+    artifact._governed = True
+    artifact.save(force_insert=True)
+    _audit_artifact(
+        "artifact.declared",
+        artifact,
+        actor,
+        {
+            "version": artifact.version,
+            "declared_version": version,
+            "created_by": artifact.created_by,
+            "content_hash": artifact.content_hash,
+            "outcome": decision.outcome,
+            "mode": policy.mode,
+        },
+    )
+    conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
+    return DeclarationResult(artifact, decision.outcome, policy.mode, conflicts)
+
+
+def _locked(artifact: Artifact) -> Artifact:
+    return Artifact.objects.select_for_update().select_related("project").get(pk=artifact.pk)
+
+
+@transaction.atomic
+def artifact_update_draft(
+    *, artifact: Artifact, actor: Actor, changes: dict[str, Any]
+) -> DeclarationResult:
+    """Change the content of a draft and re-run every conflict check."""
+    unknown = set(changes) - set(Artifact.CONTENT_FIELDS)
+    if unknown:
+        raise GovernanceBypassError(
+            f"{', '.join(sorted(unknown))} cannot be changed; only {Artifact.CONTENT_FIELDS}."
+        )
+    artifact = _locked(artifact)
+    policy = GovernancePolicy.load()
+    if artifact.state != Artifact.State.DRAFT:
+        raise GovernanceBlocked(
+            f"{artifact.id} is {artifact.state}: only drafts change; declare a new version.",
+            code="not_a_draft",
+        )
+    changes = dict(changes)
+    if "file_paths" in changes or "requirements" in changes:
+        paths, packages = normalize_content(
+            file_paths=changes.get("file_paths", artifact.file_paths),
+            requirements=changes.get("requirements", artifact.requirements),
+        )
+        changes.update(file_paths=paths, requirements=packages)
+    if "depends_on" in changes:
+        changes["depends_on"] = list(dict.fromkeys(changes["depends_on"]))
+    before = {name: getattr(artifact, name) for name in changes}
+    changed = [name for name, value in changes.items() if before[name] != value]
+    if not changed:
+        unresolved = artifact.conflicts.filter(status__in=Conflict.UNRESOLVED)
+        outcome = "blocked" if artifact.is_blocked else "accepted"
+        return DeclarationResult(artifact, outcome, policy.mode, list(unresolved))
+
+    for name in changed:
+        setattr(artifact, name, changes[name])
+    artifact.content_hash = content_hash(artifact.data)
+    psmp.lock_scopes(
+        artifact.project_id, psmp.declaration_scopes(artifact, graph="depends_on" in changed)
+    )
+    # The agent re-declared: its open conflicts are superseded by a fresh check; conflicts a
+    # human escalated stay until a human resolves them.
+    conflicts_close(
+        conflicts=artifact.conflicts.filter(status=Conflict.Status.OPEN),
+        actor=actor,
+        strategy=Conflict.Strategy.RETRY,
+        note="superseded by an update of the draft",
+    )
+    detected = detect_conflicts(Declaration(artifact=artifact, is_update=True))
+    decision = psmp.decide_outcome(
+        severities=[c.severity for c in detected], actor=actor, policy=policy
+    )
+    escalated = artifact.conflicts.filter(status=Conflict.Status.ESCALATED).exists()
+    artifact.is_blocked = decision.blocked or escalated
+    artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
+    artifact._governed = True
+    artifact.save()
+    _audit_artifact(
+        "artifact.updated",
+        artifact,
+        actor,
+        {
+            "before": {name: before[name] for name in changed},
+            "after": {name: changes[name] for name in changed},
+            "outcome": decision.outcome,
+        },
+    )
+    conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
+    outcome = "blocked" if artifact.is_blocked else decision.outcome
+    return DeclarationResult(artifact, outcome, policy.mode, conflicts)
+
+
+def _set_state(artifact: Artifact, target: str, actor: Actor, reason: str) -> None:
+    previous = artifact.state
+    artifact.state = target
+    if target == Artifact.State.ARCHIVED:
+        artifact.is_blocked = False
+    artifact._governed = True
+    artifact.save(update_fields=["state", "is_blocked", "updated_at"])
+    _audit_artifact(
+        "artifact.transitioned",
+        artifact,
+        actor,
+        {"from": previous, "to": target, "reason": reason, "version": artifact.version},
+    )
+
+
+@transaction.atomic
+def artifact_transition(*, artifact: Artifact, actor: Actor, to: str, reason: str = "") -> Artifact:
+    artifact = _locked(artifact)
+    psmp.check_transition(artifact, to)
+    if to == Artifact.State.ACTIVE:
+        psmp.lock_scopes(artifact.project_id, [f"line:{artifact.artifact_type}"])
+        blockers = psmp.activation_blockers(artifact)
+        if blockers:
+            raise psmp.IllegalTransition(
+                f"{artifact.id} cannot become active: {'; '.join(blockers)}.",
+                code="activation_blocked",
+                extra={"blockers": blockers},
+            )
+        current = (
+            Artifact.objects.select_for_update()
+            .filter(
+                project_id=artifact.project_id,
+                artifact_type=artifact.artifact_type,
+                state=Artifact.State.ACTIVE,
+            )
+            .first()
+        )
+        if current is not None:
+            if not GovernancePolicy.load().auto_archive_superseded:
+                raise psmp.IllegalTransition(
+                    f"{current.id} is the active version of '{artifact.artifact_type}': "
+                    "archive it first (auto_archive_superseded is off).",
+                    code="line_has_active_version",
+                )
+            _set_state(current, Artifact.State.ARCHIVED, actor, f"superseded by {artifact.id}")
+    else:
+        conflicts_close(
+            conflicts=artifact.conflicts.filter(status__in=Conflict.UNRESOLVED),
+            actor=actor,
+            strategy=Conflict.Strategy.RETRY,
+            note="artifact archived",
+        )
+    _set_state(artifact, to, actor, reason)
+    return artifact
+
+
+@transaction.atomic
+def artifact_delete(*, artifact: Artifact, actor: Actor) -> None:
+    artifact = _locked(artifact)
+    if artifact.state != Artifact.State.DRAFT:
+        raise GovernanceBlocked(
+            f"{artifact.id} is {artifact.state}: only drafts can be deleted; archive it instead.",
+            code="not_a_draft",
+        )
+    _audit_artifact(
+        "artifact.deleted",
+        artifact,
+        actor,
+        {"version": artifact.version, "content_hash": artifact.content_hash},
+    )
+    artifact._governed = True
+    artifact.delete()
+
+
+MANAGED_FIELDS = (
+    "version",
+    "project_id",
+    "artifact_type",
+    "created_by",
+    "content_hash",
+    "is_blocked",
+)
+
+
+def artifact_save_ungoverned(instance: Artifact, actor: Actor = SYSTEM) -> None:
+    """Govern a plain ``save()`` (admin form, shell, command) exactly like an API call."""
+    if instance._state.adding:
+        if instance.state != Artifact.State.DRAFT:
+            raise psmp.IllegalTransition("A new artifact starts as a draft.", code="not_a_draft")
+        result = artifact_declare(
+            actor=actor,
+            project=instance.project,
+            artifact_type=instance.artifact_type,
+            data=instance.data,
+            version=instance.version,
+            created_by=instance.created_by or None,
+            depends_on=instance.depends_on,
+            file_paths=instance.file_paths,
+            requirements=instance.requirements,
+            metadata=instance.metadata,
+        )
+        stored = result.artifact
+        for field in ("id", "version", "created_by", "state", "is_blocked", "content_hash"):
+            setattr(instance, field, getattr(stored, field))
+        instance.created_at, instance.updated_at = stored.created_at, stored.updated_at
+        instance.file_paths, instance.requirements = stored.file_paths, stored.requirements
+        instance._state.adding = False
+        instance._state.db = stored._state.db
+        return
+
+    with transaction.atomic():
+        current = Artifact.objects.select_for_update().get(pk=instance.pk)
+        managed = [f for f in MANAGED_FIELDS if getattr(current, f) != getattr(instance, f)]
+        if managed:
+            raise GovernanceBypassError(
+                f"{', '.join(managed)} of an artifact cannot be changed; declare a new artifact."
+            )
+        changes = {
+            name: getattr(instance, name)
+            for name in Artifact.CONTENT_FIELDS
+            if getattr(current, name) != getattr(instance, name)
+        }
+        if changes:
+            artifact_update_draft(artifact=current, actor=actor, changes=changes)
+        if instance.state != current.state:
+            artifact_transition(
+                artifact=current, actor=actor, to=instance.state, reason="saved outside the API"
+            )
+        fresh = Artifact.objects.get(pk=instance.pk)
+        for field in ("state", "is_blocked", "content_hash", "updated_at"):
+            setattr(instance, field, getattr(fresh, field))

@@ -1,0 +1,83 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from governance import policy as policy_service
+from governance.api.filters import ConflictFilter
+from governance.api.serializers import (
+    ConflictResolveSerializer,
+    ConflictSerializer,
+    GovernancePolicySerializer,
+    RemediationSerializer,
+    remediation_for,
+)
+from governance.models import Conflict, GovernancePolicy
+from governance.permissions import action_permission
+from governance.reports import blocking_report
+from governance.resolution import conflict_resolve
+from metaqore_site.api.viewsets import GovernedAPIView, GovernedReadOnlyViewSet
+from projects.models import Project
+
+
+class ConflictViewSet(GovernedReadOnlyViewSet):
+    queryset = Conflict.objects.all()
+    serializer_class = ConflictSerializer
+    filterset_class = ConflictFilter
+    permission_classes = [action_permission(read="read", write="resolve_conflict")]
+
+    @extend_schema(request=ConflictResolveSerializer, responses={200: ConflictSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, *args, **kwargs):
+        serializer = ConflictResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conflict = conflict_resolve(
+            conflict=self.get_object(), actor=self.actor, **serializer.validated_data
+        )
+        return Response(ConflictSerializer(conflict).data)
+
+
+class GovernancePolicyView(GovernedAPIView):
+    permission_classes = [action_permission(read="read", write="change_policy")]
+    serializer_class = GovernancePolicySerializer
+
+    def get(self, request):
+        return Response(GovernancePolicySerializer(GovernancePolicy.load()).data)
+
+    def patch(self, request):
+        serializer = GovernancePolicySerializer(
+            GovernancePolicy.load(), data=request.data, partial=True
+        )
+        serializer.is_valid(raise_exception=True)
+        policy = policy_service.policy_update(actor=self.actor, changes=serializer.validated_data)
+        request._request.governance_mode = policy.mode
+        return Response(GovernancePolicySerializer(policy).data)
+
+
+class BlockingReportView(GovernedAPIView):
+    permission_classes = [action_permission(read="read")]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project_id", str, required=True)],
+        responses=inline_serializer(
+            "BlockingReport",
+            {
+                "project_id": serializers.CharField(),
+                "blocked_artifacts": serializers.ListField(child=serializers.CharField()),
+                "conflicts": ConflictSerializer(many=True),
+                "remediation": RemediationSerializer(many=True),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+                "generated_at": serializers.DateTimeField(),
+            },
+        ),
+    )
+    def get(self, request):
+        project_id = request.query_params.get("project_id", "")
+        if not project_id:
+            raise ValidationError({"project_id": ["This query parameter is required."]})
+        report = blocking_report(get_object_or_404(Project, pk=project_id[:64]))
+        report["remediation"] = remediation_for(report["conflicts"])
+        report["conflicts"] = ConflictSerializer(report["conflicts"], many=True).data
+        return Response(report)

@@ -1,0 +1,36 @@
+"""Governance response headers on every response an organization's host serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django_tenants.utils import get_public_schema_name
+
+from governance.models import GovernancePolicy
+
+MODE_HEADER = "X-MetaQore-Governance-Mode"
+PRIVILEGED_RESPONSE_HEADER = "X-MetaQore-Privileged"
+
+
+class GovernanceHeadersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if connection.schema_name == get_public_schema_name():
+            return response
+        mode = getattr(request, "governance_mode", None)
+        if mode is None:
+            try:
+                mode = GovernancePolicy.objects.values_list("mode", flat=True).first()
+            except DatabaseError:
+                mode = None
+            mode = mode or GovernancePolicy.Mode.STRICT
+        response[MODE_HEADER] = mode
+        actor = getattr(request, "metaqore_actor", None)
+        if actor is not None and actor.is_privileged:
+            response[PRIVILEGED_RESPONSE_HEADER] = "true"
+        return response

@@ -1,0 +1,47 @@
+"""The org's governance policy: read it, change it (audited, revision bumped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from compliance.audit import audit_record
+from governance.actors import Actor
+from governance.models import GovernancePolicy
+from governance.permissions import actor_can
+from metaqore_site.api.exceptions import GovernanceForbidden
+
+EDITABLE_FIELDS = ("mode", "auto_archive_superseded")
+
+
+@transaction.atomic
+def policy_update(*, actor: Actor, changes: dict[str, Any]) -> GovernancePolicy:
+    if not actor_can(actor, "change_policy") or actor.is_agent:
+        raise GovernanceForbidden("Only an org_admin user may change the governance policy.")
+    policy = GovernancePolicy.load(for_update=True)
+    before = {name: getattr(policy, name) for name in changes if name in EDITABLE_FIELDS}
+    changed = {name: value for name, value in changes.items() if before.get(name) != value}
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    if not changed:
+        return policy
+    for name, value in changed.items():
+        setattr(policy, name, value)
+    policy.full_clean()
+    policy.revision += 1
+    policy.updated_by = str(actor)
+    policy.save()
+    audit_record(
+        event_type="policy.changed",
+        actor=actor,
+        resource_type="governance_policy",
+        resource_id=str(policy.pk),
+        payload={
+            "before": {name: before[name] for name in changed},
+            "after": changed,
+            "revision": policy.revision,
+        },
+    )
+    return policy
