@@ -31,6 +31,11 @@ KEY_FORMAT = re.compile(r"^mq_[A-Za-z0-9_-]{32,}$")
 ROLES = {"org_admin", "compliance_officer", "auditor", "viewer"}
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def run(*args: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command(*args, stdout=out, stderr=err)
