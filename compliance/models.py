@@ -1,1 +1,107 @@
-"""The append-only audit trail (filled by the compliance work, issue #4)."""
+"""The append-only audit trail of an organization (one table per tenant schema).
+
+Rows are written only by ``compliance.audit.audit_record``; the database itself refuses
+UPDATE, DELETE and TRUNCATE on ``compliance_auditevent`` (pgtrigger triggers installed by the
+migration, so ``migrate_schemas`` creates them in every organization's schema).
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.db import models
+
+from metaqore_site.ids import public_id
+
+GENESIS_HASH = "0" * 64  # the prev_hash of an organization's first event (seq 1)
+
+
+def new_event_id() -> str:
+    return public_id("evt")
+
+
+def _refuse_truncate(name: str, table_label: str) -> pgtrigger.Trigger:
+    # Protect() cannot express TRUNCATE (a statement-level event without transition tables).
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.Before,
+        operation=pgtrigger.Truncate,
+        func=f"RAISE EXCEPTION 'compliance: {table_label} cannot be truncated'; RETURN NULL;",
+    )
+
+
+class AuditEvent(models.Model):
+    """One immutable event of the org's hash chain.
+
+    ``hash = sha256(prev_hash + canonical JSON of the other fields)`` (see compliance.chain);
+    ``seq`` is gap-free per organization, 1, 2, 3, …
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_event_id, editable=False)
+    seq = models.BigIntegerField(unique=True)
+    timestamp = models.DateTimeField()
+    event_type = models.CharField(max_length=100)
+    organization = models.CharField(max_length=40)
+    actor = models.CharField(max_length=220)
+    agent_name = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    task_type = models.CharField(max_length=100, blank=True)
+    project_id = models.CharField(max_length=64, blank=True)
+    resource_type = models.CharField(max_length=50, blank=True)
+    resource_id = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-seq"]
+        # Every list is ordered by seq; each filter column pairs with seq so that a filtered,
+        # newest-first page is an index range scan even with millions of rows.
+        indexes = [
+            # varchar_pattern_ops also serves the `artifact.*` prefix filter (LIKE 'artifact.%').
+            models.Index(
+                fields=["event_type", "seq"],
+                name="audit_event_type_seq",
+                opclasses=["varchar_pattern_ops", "int8_ops"],
+            ),
+            models.Index(fields=["actor", "seq"], name="audit_actor_seq"),
+            models.Index(fields=["agent_name", "seq"], name="audit_agent_seq"),
+            models.Index(fields=["provider", "seq"], name="audit_provider_seq"),
+            models.Index(fields=["task_type", "seq"], name="audit_task_type_seq"),
+            models.Index(fields=["project_id", "seq"], name="audit_project_seq"),
+            models.Index(fields=["resource_id", "seq"], name="audit_resource_seq"),
+            models.Index(fields=["timestamp"], name="audit_timestamp"),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_event_protect",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            ),
+            _refuse_truncate("audit_event_no_truncate", "audit events"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.event_type} by {self.actor}"
+
+
+class AuditChainHead(models.Model):
+    """The head of the org's chain: one row (pk 1) per schema, created by the migration.
+
+    ``audit_record`` locks it (SELECT … FOR UPDATE) to append, which serializes appends per
+    organization: seq stays gap-free and the chain cannot fork. It also lets verification notice
+    events removed from the end of the chain. It may be updated, never deleted or truncated.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        triggers = [
+            pgtrigger.Protect(name="audit_head_protect", operation=pgtrigger.Delete),
+            _refuse_truncate("audit_head_no_truncate", "the audit chain head"),
+        ]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq} {self.hash[:12]}"

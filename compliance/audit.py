@@ -1,0 +1,311 @@
+"""Writing the audit trail: the one function every write path calls, and the signal helpers
+that catch ORM writes which did not come through a service.
+
+Usage in a service (the change and its event commit or roll back together)::
+
+    @transaction.atomic
+    def thing_update(*, thing, actor, changes):
+        before = model_snapshot(thing, FIELDS)
+        ...apply changes...
+        mark_audited(thing)          # the post_save receiver will not audit this save again
+        thing.save()
+        audit_record(event_type="thing.updated", actor=actor, resource_type="thing",
+                     resource_id=thing.id, payload=changes_payload(before, model_snapshot(...)))
+
+Usage in an app's ``signals.py`` (imported from ``AppConfig.ready``)::
+
+    connect_audit_signals(Thing, thing="thing", fields=FIELDS, project_id=lambda t: t.project_id)
+
+so that ``Thing.objects.create(...)`` or ``thing.save()`` from the shell writes
+``thing.created`` / ``thing.updated`` (before/after of the changed fields; nothing when nothing
+changed) / ``thing.deleted`` with actor ``system``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+
+from compliance.chain import event_hash, format_timestamp, normalize_payload
+from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from governance.actors import SYSTEM, Actor
+from metaqore_site.middleware import current_request_id
+
+_MARK = "_compliance_audited"
+_BEFORE = "_compliance_before"
+
+# schema name -> organization slug (a schema never changes its org)
+_slugs: dict[str, str] = {}
+
+
+class AuditUnavailable(RuntimeError):
+    """audit_record was called outside an organization's schema."""
+
+
+def current_organization_slug() -> str:
+    schema = connection.schema_name
+    if not schema or schema == get_public_schema_name():
+        raise AuditUnavailable("The audit trail lives in an organization's schema, not public.")
+    slug = getattr(connection.tenant, "slug", None)
+    if slug:
+        return slug
+    if schema not in _slugs:
+        from tenants.models import Organization
+
+        found = Organization.objects.filter(schema_name=schema).values_list("slug", flat=True)
+        _slugs[schema] = found.first() or schema
+    return _slugs[schema]
+
+
+def _actor_fields(actor: Actor | str) -> tuple[str, str]:
+    """(actor string, agent name when the actor is an agent)."""
+    if isinstance(actor, Actor):
+        return str(actor), actor.name if actor.is_agent else ""
+    text = str(actor)
+    return text, text.removeprefix("agent:") if text.startswith("agent:") else ""
+
+
+def _lock_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is not None:
+        return head
+    # The migration creates the head; rebuild it from the last event if it is ever missing.
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, hash_ = last or (0, GENESIS_HASH)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AuditChainHead._meta.db_table} (id, seq, hash) "  # noqa: S608
+            "VALUES (1, %s, %s) ON CONFLICT (id) DO NOTHING",
+            [seq, hash_],
+        )
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+def audit_record(
+    *,
+    event_type: str,
+    actor: Actor | str,
+    resource_type: str = "",
+    resource_id: str = "",
+    project_id: str = "",
+    payload: dict | None = None,
+    agent_name: str = "",
+    provider: str = "",
+    task_type: str = "",
+    request_id: str | None = None,
+) -> AuditEvent:
+    """Append one event to the current organization's chain, in the caller's transaction.
+
+    Appends are serialized per organization by locking the chain head row until the caller's
+    transaction ends: seq is gap-free and the chain never forks. If the caller rolls back, the
+    event goes too; if the event cannot be written, the exception aborts the caller's change.
+    Three queries: lock the head, insert the event, move the head.
+    """
+    organization = current_organization_slug()
+    actor_text, actor_agent = _actor_fields(actor)
+    if request_id is None:
+        request_id = current_request_id.get()
+    fields: dict[str, Any] = {
+        "event_type": event_type,
+        "organization": organization,
+        "actor": actor_text,
+        "agent_name": agent_name or actor_agent,
+        "provider": provider or "",
+        "task_type": task_type or "",
+        "project_id": project_id or "",
+        "resource_type": resource_type or "",
+        "resource_id": str(resource_id or ""),
+        "request_id": request_id or "",
+        "payload": normalize_payload(payload),
+    }
+    # No savepoint: inside a caller's transaction a failure here must fail the caller's change.
+    with transaction.atomic(savepoint=False):
+        head = _lock_head()
+        event = AuditEvent(
+            seq=head.seq + 1, timestamp=timezone.now(), prev_hash=head.hash, **fields
+        )
+        hashed = {**fields, "id": event.id, "seq": event.seq}
+        hashed["timestamp"] = format_timestamp(event.timestamp)
+        event.hash = event_hash(event.prev_hash, hashed)
+        event.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+# --- ORM saves that did not come through a service -------------------------------------------
+
+
+def mark_audited(instance: models.Model) -> models.Model:
+    """Tell the audit receivers that the caller (a service) audits this save/delete itself.
+
+    Call it right before ``instance.save()`` / ``instance.delete()``; the mark is consumed by
+    that one save or delete, so a later plain ``save()`` of the same object is audited again.
+    """
+    setattr(instance, _MARK, True)
+    return instance
+
+
+def _is_marked(instance: models.Model) -> bool:
+    return bool(getattr(instance, _MARK, False))
+
+
+def _consume_mark(instance: models.Model) -> bool:
+    return bool(instance.__dict__.pop(_MARK, False))
+
+
+def model_snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The current values of ``fields`` (JSON-ready: dates become ISO strings)."""
+    return normalize_payload({name: getattr(instance, name) for name in fields})
+
+
+def changes_payload(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"before": {...}, "after": {...}}`` restricted to the fields whose value changed."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {
+        "before": {name: before.get(name) for name in changed},
+        "after": {name: after[name] for name in changed},
+    }
+
+
+def connect_audit_signals(
+    model: type[models.Model],
+    *,
+    thing: str,
+    fields: Iterable[str],
+    project_id: Callable[[Any], str] | None = None,
+    resource_id: Callable[[Any], str] | None = None,
+    update_event: Callable[[dict, dict], str | None] | None = None,
+    extra: Callable[[Any], dict[str, str]] | None = None,
+) -> None:
+    """Audit unmarked saves and deletes of ``model`` with actor ``system``.
+
+    - create → ``<thing>.created`` with ``{"after": snapshot}``;
+    - update → ``update_event(before, after)`` (default ``<thing>.updated``; None = no event)
+      with ``{"before", "after"}`` of the changed fields; nothing when nothing changed (the
+      previous row is read in pre_save, one query, only for unmarked saves);
+    - delete → ``<thing>.deleted`` with ``{"before": snapshot}``.
+
+    ``project_id``/``resource_id``/``extra`` (more audit_record keyword arguments) are computed
+    from the instance. Services call ``mark_audited(instance)`` before saving to skip all this.
+    """
+    fields = tuple(fields)
+    uid = f"compliance-audit-{model._meta.label_lower}"
+
+    def common(instance: Any) -> dict[str, Any]:
+        return {
+            "actor": SYSTEM,
+            "resource_type": thing,
+            "resource_id": resource_id(instance) if resource_id else str(instance.pk),
+            "project_id": project_id(instance) if project_id else "",
+            **(extra(instance) if extra else {}),
+        }
+
+    def before_save(sender, instance, raw=False, **kwargs):
+        if _is_marked(instance) or instance._state.adding or instance.pk is None:
+            return
+        previous = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
+        if previous is not None:
+            setattr(instance, _BEFORE, normalize_payload(previous))
+
+    def after_save(sender, instance, created, **kwargs):
+        before = instance.__dict__.pop(_BEFORE, None)
+        if _consume_mark(instance):
+            return
+        after = model_snapshot(instance, fields)
+        if created or before is None:
+            payload = {"after": after}
+            audit_record(event_type=f"{thing}.created", payload=payload, **common(instance))
+            return
+        payload = changes_payload(before, after)
+        if not payload["after"]:
+            return
+        event_type = update_event(before, after) if update_event else f"{thing}.updated"
+        if event_type:
+            audit_record(event_type=event_type, payload=payload, **common(instance))
+
+    def after_delete(sender, instance, **kwargs):
+        if _consume_mark(instance):
+            return
+        payload = {"before": model_snapshot(instance, fields)}
+        audit_record(event_type=f"{thing}.deleted", payload=payload, **common(instance))
+
+    pre_save.connect(before_save, sender=model, weak=False, dispatch_uid=f"{uid}-pre-save")
+    post_save.connect(after_save, sender=model, weak=False, dispatch_uid=f"{uid}-post-save")
+    post_delete.connect(after_delete, sender=model, weak=False, dispatch_uid=f"{uid}-post-delete")
+
+
+# --- failed authentication -------------------------------------------------------------------
+
+AUTH_FAILED_WINDOW = 60  # seconds
+AUTH_FAILED_PER_CREDENTIAL = 1  # events per source IP + key prefix per window
+AUTH_FAILED_PER_IP = 20  # events per source IP per window, whatever the keys
+AUTH_FAILED_PER_ORG = 200  # events per organization per window, whatever the sources
+
+
+def _cache_key(*parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"mq:auth-failed:{digest}"
+
+
+def _within(key: str, limit: int) -> tuple[bool, int]:
+    """Count one hit in the window; (still within limit, hits so far)."""
+    cache.add(key, 0, AUTH_FAILED_WINDOW)
+    try:
+        hits = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, AUTH_FAILED_WINDOW)
+        hits = 1
+    return hits <= limit, hits
+
+
+def auth_failed_record(
+    *, source_ip: str, credential: str, key_prefix: str, reason: str, path: str = ""
+) -> AuditEvent | None:
+    """Record a rejected API key or JWT, at most once per window per source IP + key prefix,
+    and within per-IP and per-organization caps, so a flood of bad keys cannot flood the trail.
+
+    Commits on its own when called outside a transaction (authentication runs before any
+    write transaction and the request then ends in 401). Returns None when rate-limited or when
+    there is no organization (public host).
+    """
+    schema = connection.schema_name
+    if not schema or schema == get_public_schema_name():
+        return None
+    within, _hits = _within(_cache_key(schema, source_ip, key_prefix), AUTH_FAILED_PER_CREDENTIAL)
+    if not within:
+        return None
+    for scope, key, limit in (
+        ("source_ip", _cache_key(schema, source_ip), AUTH_FAILED_PER_IP),
+        ("organization", _cache_key(schema), AUTH_FAILED_PER_ORG),
+    ):
+        within, hits = _within(key, limit)
+        if not within:
+            if hits != limit + 1:
+                return None
+            # One marker event says that further failures are being suppressed.
+            reason = (
+                f"{reason}; further failures from this {scope} are not recorded "
+                f"for up to {AUTH_FAILED_WINDOW} s"
+            )
+            break
+    return audit_record(
+        event_type="auth.failed",
+        actor="anonymous",
+        resource_type="credential",
+        resource_id=key_prefix,
+        payload={
+            "credential": credential,
+            "key_prefix": key_prefix,
+            "reason": reason,
+            "source_ip": source_ip,
+            "path": path,
+            "window_seconds": AUTH_FAILED_WINDOW,
+        },
+    )

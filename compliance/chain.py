@@ -1,0 +1,165 @@
+"""The hash chain, as plain functions over plain values (no database access here).
+
+Canonical form of an event (what is hashed and what JSONL exports contain):
+
+- the fields in ``HASHED_FIELDS``: strings as stored, ``seq`` an integer, ``timestamp`` in UTC
+  as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always 6 fraction digits), ``payload`` a JSON object;
+- serialized with ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+  (no NaN/Infinity), encoded as UTF-8;
+- ``hash = sha256(prev_hash + canonical_json).hexdigest()``; seq 1 chains from ``GENESIS_HASH``.
+
+A verifier in any language can recompute the chain from a JSONL export with these rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from compliance.models import GENESIS_HASH
+
+HASHED_FIELDS = (
+    "id",
+    "seq",
+    "timestamp",
+    "event_type",
+    "organization",
+    "actor",
+    "agent_name",
+    "provider",
+    "task_type",
+    "project_id",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "payload",
+)
+# Every stored field, in the order exports and the API present them.
+EVENT_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_LARGEST_EXACT_FLOAT = 2.0**53
+
+
+def format_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _parse_float(text: str) -> float | int:
+    number = float(text)
+    # jsonb prints 1e+16 as 10000000000000000, which reads back as an int: store it as one.
+    if number.is_integer() and abs(number) >= _LARGEST_EXACT_FLOAT:
+        return int(number)
+    return number
+
+
+def normalize_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A JSON-native copy of ``payload`` that survives a jsonb round trip unchanged.
+
+    Dates, decimals and UUIDs become strings (DjangoJSONEncoder); NaN/Infinity are refused
+    (ValueError), so a payload that could not be verified later is never written.
+    """
+    if not payload:
+        return {}
+    text = json.dumps(payload, cls=DjangoJSONEncoder, allow_nan=False)
+    value = json.loads(text, parse_float=_parse_float)
+    if not isinstance(value, dict):
+        raise ValueError("An audit payload must be a JSON object.")
+    return value
+
+
+def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    body = canonical_json({name: fields[name] for name in HASHED_FIELDS})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def event_as_dict(event: Any) -> dict[str, Any]:
+    """The canonical dict of an AuditEvent instance (all stored fields)."""
+    data = {name: getattr(event, name) for name in EVENT_FIELDS}
+    data["timestamp"] = format_timestamp(data["timestamp"])
+    return data
+
+
+def row_as_dict(row: tuple) -> dict[str, Any]:
+    """The canonical dict of a ``values_list(*EVENT_FIELDS)`` row."""
+    data = dict(zip(EVENT_FIELDS, row, strict=True))
+    data["timestamp"] = format_timestamp(data["timestamp"])
+    return data
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    events_checked: int
+    first_bad_seq: int | None
+    head_hash: str | None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def chain_verify(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    start_seq: int = 1,
+    start_hash: str | None = GENESIS_HASH,
+    expected_count: int | None = None,
+) -> VerifyResult:
+    """Recompute the chain over ``events`` (canonical dicts, in the order given).
+
+    Checks, per event: seq is the next one (a gap means a removed row, a smaller seq a reordered
+    or duplicated one), prev_hash links to the previous event (or ``start_hash``; None accepts
+    whatever the first event names), and the hash recomputes. With ``expected_count`` (the chain
+    head's seq) an early end means events were removed from the tail.
+    """
+    expected_seq = start_seq
+    prev_hash = start_hash
+    head_hash = None
+    checked = 0
+
+    def bad(seq: int, reason: str) -> VerifyResult:
+        return VerifyResult(False, checked, seq, head_hash, reason)
+
+    for event in events:
+        checked += 1
+        try:
+            seq = int(event["seq"])
+        except (KeyError, TypeError, ValueError):
+            return bad(expected_seq, "event without a valid seq")
+        if seq != expected_seq:
+            reason = (
+                f"seq {expected_seq} is missing (found {seq})"
+                if seq > expected_seq
+                else f"seq {seq} is out of order (expected {expected_seq})"
+            )
+            return bad(expected_seq, reason)
+        if prev_hash is not None and event.get("prev_hash") != prev_hash:
+            return bad(seq, f"seq {seq}: prev_hash does not link to the previous event")
+        try:
+            recomputed = event_hash(str(event.get("prev_hash")), event)
+        except (KeyError, TypeError, ValueError):
+            return bad(seq, f"seq {seq}: malformed event")
+        if recomputed != event.get("hash"):
+            return bad(seq, f"seq {seq}: hash does not match the event's content")
+        prev_hash = head_hash = recomputed
+        expected_seq += 1
+
+    if expected_count is not None and expected_seq - 1 < expected_count:
+        return bad(
+            expected_seq,
+            f"chain ends at seq {expected_seq - 1} but the head says {expected_count}",
+        )
+    return VerifyResult(True, checked, None, head_hash)
