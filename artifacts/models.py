@@ -11,6 +11,7 @@ import pgtrigger
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
+from metaqore_site.api.exceptions import GovernanceBlocked
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -19,8 +20,10 @@ def new_artifact_id() -> str:
     return public_id("art")
 
 
-class GovernanceBypassError(Exception):
-    """Raised by bulk ORM operations that would skip governance and the audit trail."""
+class GovernanceBypassError(GovernanceBlocked):
+    """A write that would skip governance (bulk ORM calls, hand-edited managed fields)."""
+
+    default_code = "governance_bypass"
 
 
 class ArtifactQuerySet(models.QuerySet):

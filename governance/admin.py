@@ -2,8 +2,9 @@
 plaintext is shown once), so the admin lists and revokes them but never edits a hash."""
 
 from django.contrib import admin
-from django.utils import timezone
 
+from governance.actors import Actor
+from governance.keys import agent_key_revoke
 from governance.models import Agent, AgentKey
 
 
@@ -42,5 +43,10 @@ class AgentKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        # Through the service, one key at a time, so each revocation is audited.
+        actor = Actor(kind="user", name=request.user.get_username())
+        count = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            agent_key_revoke(prefix=key.prefix, actor=actor)
+            count += 1
         self.message_user(request, f"Revoked {count} key(s).")

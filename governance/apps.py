@@ -6,4 +6,5 @@ class GovernanceConfig(AppConfig):
     name = "governance"
 
     def ready(self) -> None:
+        from governance import signals  # noqa: F401  (audits ORM writes of agent keys)
         from governance.api import schema  # noqa: F401  (registers OpenAPI auth schemes)

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-from django.db import connection
+import hashlib
+import logging
+
+from django.db import DatabaseError, connection
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from compliance.audit import auth_failed_record
 from governance.actors import AgentPrincipal
-from governance.keys import agent_key_authenticate
+from governance.keys import PREFIX_LENGTH, agent_key_authenticate
 
 API_KEY_HEADER = "X-API-Key"
 KEY_PREFIX = "mq_"
+
+logger = logging.getLogger(__name__)
+
+
+def record_auth_failure(request, *, credential: str, key_prefix: str, reason: str) -> None:
+    """Write a (rate-limited) ``auth.failed`` event. It commits on its own: authentication runs
+    before any write transaction, and the request then ends in 401."""
+    key_prefix = "".join(ch for ch in key_prefix if ch.isprintable())
+    try:
+        auth_failed_record(
+            source_ip=request.META.get("REMOTE_ADDR", ""),
+            credential=credential,
+            key_prefix=key_prefix,
+            reason=reason,
+            path=request.path[:200],
+        )
+    except DatabaseError:  # the 401 matters more than its audit row; say so in the logs
+        logger.exception("Could not record auth.failed for %s", key_prefix)
 
 
 def raw_api_key(request) -> str | None:
@@ -34,7 +56,11 @@ class AgentKeyAuthentication(BaseAuthentication):
             return None
         key = agent_key_authenticate(raw)
         if key is None:
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+            reason = "Invalid, expired or revoked API key."
+            record_auth_failure(
+                request, credential="api_key", key_prefix=raw[:PREFIX_LENGTH], reason=reason
+            )
+            raise exceptions.AuthenticationFailed(reason)
         return AgentPrincipal(key), key
 
     def authenticate_header(self, request) -> str:
@@ -47,6 +73,19 @@ class OrgJWTAuthentication(JWTAuthentication):
     User ids are per-schema, so without the ``org`` claim a token from org A could name a
     different user with the same id in org B.
     """
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed as exc:
+            raw_token = self.get_raw_token(self.get_header(request) or b"") or b""
+            # A JWT's first characters are its (shared) header: fingerprint the whole token.
+            fingerprint = "jwt:" + hashlib.sha256(raw_token).hexdigest()[:12]
+            reason = str(
+                exc.detail.get("detail", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+            )
+            record_auth_failure(request, credential="jwt", key_prefix=fingerprint, reason=reason)
+            raise
 
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.audit import audit_record, mark_audited
+from governance.actors import SYSTEM, Actor
 from governance.models import Agent, AgentKey
 
 PREFIX_LENGTH = 12  # "mq_" + 9 random characters: enough to find the row, useless to an attacker
@@ -34,6 +36,7 @@ def agent_key_create(
     privileged: bool = False,
     expires_in_days: int | None = None,
     created_by: str = "system",
+    actor: Actor | str = SYSTEM,
 ) -> NewAgentKey:
     agent_name = agent_name.strip()
     if not agent_name or len(agent_name) > 200:
@@ -46,7 +49,7 @@ def agent_key_create(
         try:
             with transaction.atomic():
                 agent, _created = Agent.objects.get_or_create(name=agent_name)
-                record = AgentKey.objects.create(
+                record = AgentKey(
                     agent=agent,
                     prefix=raw_key[:PREFIX_LENGTH],
                     key_hash=hash_key(raw_key),
@@ -54,6 +57,9 @@ def agent_key_create(
                     expires_at=expires_at,
                     created_by=created_by,
                 )
+                mark_audited(record)
+                record.save(force_insert=True)
+                _audit_key("agent_key.created", record, actor)
             return NewAgentKey(key=raw_key, record=record)
         except IntegrityError:
             continue
@@ -76,15 +82,35 @@ def agent_key_authenticate(raw_key: str) -> AgentKey | None:
     return record
 
 
-def agent_key_revoke(*, prefix: str) -> AgentKey:
+def _audit_key(event_type: str, record: AgentKey, actor: Actor | str) -> None:
+    # Never the key nor its hash: the prefix identifies the key, the agent whose it is.
+    audit_record(
+        event_type=event_type,
+        actor=actor,
+        resource_type="agent_key",
+        resource_id=record.prefix,
+        agent_name=record.agent.name,
+        payload={
+            "agent": record.agent.name,
+            "prefix": record.prefix,
+            "privileged": record.is_privileged,
+            "expires_at": record.expires_at,
+            "revoked_at": record.revoked_at,
+            "created_by": record.created_by,
+        },
+    )
+
+
+@transaction.atomic
+def agent_key_revoke(*, prefix: str, actor: Actor | str = SYSTEM) -> AgentKey:
     """Revoke the key whose stored prefix starts with ``prefix`` (must be unambiguous)."""
     prefix = prefix.strip()
     if len(prefix) < 6:
         raise ValueError("Give at least 6 characters of the key prefix.")
     candidates = list(
-        AgentKey.objects.select_related("agent").filter(prefix__startswith=prefix[:PREFIX_LENGTH])[
-            :2
-        ]
+        AgentKey.objects.select_related("agent")
+        .select_for_update(of=("self",))
+        .filter(prefix__startswith=prefix[:PREFIX_LENGTH])[:2]
     )
     if not candidates:
         raise LookupError(f"No API key with prefix '{prefix}'.")
@@ -93,5 +119,7 @@ def agent_key_revoke(*, prefix: str) -> AgentKey:
     record = candidates[0]
     if record.revoked_at is None:
         record.revoked_at = timezone.now()
+        mark_audited(record)
         record.save(update_fields=["revoked_at"])
+        _audit_key("agent_key.revoked", record, actor)
     return record

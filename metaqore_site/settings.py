@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "metaqore_site.middleware.RequestIdMiddleware",
     "metaqore_site.middleware.BodySizeLimitMiddleware",
     "tenants.middleware.OrganizationMiddleware",
+    "governance.middleware.GovernanceHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -71,6 +71,9 @@ class ArtifactSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "state", "content_hash", "is_blocked", "created_at", "updated_at"]
+        # The version is assigned under a lock by the service (the unique constraint backs it);
+        # DRF's unique-together validator would demand a version in every body.
+        validators: list = []
 
     def validate_file_paths(self, value):
         for path in value:
@@ -78,17 +81,19 @@ class ArtifactSerializer(StrictModelSerializer):
         return value
 
 
-class ArtifactUpdateSerializer(ArtifactSerializer):
-    """PATCH: only a draft's content may change."""
+IDENTITY_FIELDS = ("project_id", "artifact_type", "version", "created_by")
 
-    class Meta(ArtifactSerializer.Meta):
-        read_only_fields = [
-            *ArtifactSerializer.Meta.read_only_fields,
-            "project_id",
-            "artifact_type",
-            "version",
-            "created_by",
-        ]
+
+class ArtifactUpdateSerializer(ArtifactSerializer):
+    """PATCH: only a draft's content may change; identity fields are refused, not ignored."""
+
+    def validate(self, attrs):
+        sent = [name for name in IDENTITY_FIELDS if name in self.initial_data]
+        if sent:
+            raise serializers.ValidationError(
+                {name: ["Cannot be changed; declare a new artifact instead."] for name in sent}
+            )
+        return {name: value for name, value in attrs.items() if name in Artifact.CONTENT_FIELDS}
 
 
 class ArtifactTransitionSerializer(serializers.Serializer):

@@ -18,6 +18,8 @@ api_urlpatterns = [
     re_path(r"^auth/token/?$", OrgTokenObtainPairView.as_view(), name="token_obtain_pair"),
     re_path(r"^auth/token/refresh/?$", OrgTokenRefreshView.as_view(), name="token_refresh"),
     path("", include("projects.api.urls")),
+    path("", include("artifacts.api.urls")),
+    path("governance/", include("governance.api.urls")),
 ]
 
 urlpatterns = [path("api/v1/", include(api_urlpatterns)), *docs_urlpatterns]
