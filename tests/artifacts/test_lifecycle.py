@@ -166,30 +166,33 @@ def test_bulk_operations_are_refused(project):
 def test_database_refuses_raw_update_of_archived_state(coder, project):
     artifact = declare(coder, project).json()
     transition(coder, artifact["id"], "archived")
-    with pytest.raises(DatabaseError, match="pgtrigger"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE artifacts_artifact SET state = 'active' WHERE id = %s", [artifact["id"]]
-            )
+    with (
+        pytest.raises(DatabaseError, match="pgtrigger"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE artifacts_artifact SET state = 'active' WHERE id = %s", [artifact["id"]]
+        )
     assert Artifact.objects.get(pk=artifact["id"]).state == "archived"
 
 
 def test_database_refuses_raw_content_change_of_active(coder, project):
     artifact = declare(coder, project).json()
     transition(coder, artifact["id"], "active")
-    with pytest.raises(DatabaseError, match="pgtrigger"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE artifacts_artifact SET data = '{}'::jsonb WHERE id = %s", [artifact["id"]]
-            )
+    with (
+        pytest.raises(DatabaseError, match="pgtrigger"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE artifacts_artifact SET data = '{}'::jsonb WHERE id = %s", [artifact["id"]]
+        )
 
 
 def test_database_refuses_two_active_versions(coder, project):
     v1 = declare(coder, project).json()
     v2 = declare(coder, project).json()
     transition(coder, v1["id"], "active")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE artifacts_artifact SET state = 'active' WHERE id = %s", [v2["id"]]
-            )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE artifacts_artifact SET state = 'active' WHERE id = %s", [v2["id"]])
