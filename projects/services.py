@@ -8,11 +8,37 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.audit import audit_record, changes_payload, mark_audited, model_snapshot
 from governance.actors import Actor
 from projects.models import Project, Task
 
 PROJECT_FIELDS = ("name", "description", "owner_id", "status", "metadata")
 TASK_FIELDS = ("title", "description", "status", "assigned_to", "depends_on", "metadata")
+# What the audit trail records of each (before/after on updates).
+PROJECT_AUDIT_FIELDS = PROJECT_FIELDS
+TASK_AUDIT_FIELDS = (*TASK_FIELDS, "completed_at")
+
+
+def _audit_project(event_type: str, project: Project, actor: Actor, payload: dict) -> None:
+    audit_record(
+        event_type=event_type,
+        actor=actor,
+        resource_type="project",
+        resource_id=project.id,
+        project_id=project.id,
+        payload=payload,
+    )
+
+
+def _audit_task(event_type: str, task: Task, actor: Actor, payload: dict) -> None:
+    audit_record(
+        event_type=event_type,
+        actor=actor,
+        resource_type="task",
+        resource_id=task.id,
+        project_id=task.project_id,
+        payload=payload,
+    )
 
 
 def _apply(instance: Any, changes: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
@@ -32,22 +58,45 @@ def project_create(*, actor: Actor, **fields: Any) -> Project:
     fields.setdefault("owner_id", str(actor))
     project = Project(**{k: v for k, v in fields.items() if k in PROJECT_FIELDS})
     project.full_clean()
+    mark_audited(project)
     project.save()
+    _audit_project(
+        "project.created", project, actor, {"after": model_snapshot(project, PROJECT_AUDIT_FIELDS)}
+    )
     return project
 
 
 @transaction.atomic
 def project_update(*, project: Project, actor: Actor, changes: dict[str, Any]) -> Project:
+    before = model_snapshot(project, PROJECT_AUDIT_FIELDS)
     changed = _apply(project, changes, PROJECT_FIELDS)
     if changed:
         project.full_clean()
+        mark_audited(project)
         project.save(update_fields=[*changed, "updated_at"])
+        after = model_snapshot(project, PROJECT_AUDIT_FIELDS)
+        _audit_project("project.updated", project, actor, changes_payload(before, after))
     return project
 
 
 @transaction.atomic
 def project_delete(*, project: Project, actor: Actor) -> None:
+    # Tasks go first, one by one, so each deletion is audited under the same actor (a cascade
+    # would reach the post_delete receiver unmarked and be recorded as `system`).
+    for task in project.tasks.select_for_update().order_by("created_at", "id"):
+        task_delete(task=task, actor=actor)
+    before = model_snapshot(project, PROJECT_AUDIT_FIELDS)
+    project_id = project.id
+    mark_audited(project)
     project.delete()
+    audit_record(
+        event_type="project.deleted",
+        actor=actor,
+        resource_type="project",
+        resource_id=project_id,
+        project_id=project_id,
+        payload={"before": before},
+    )
 
 
 def validate_task_dependencies(*, project: Project, task_id: str | None, depends_on: list[str]):
@@ -79,12 +128,15 @@ def task_create(*, actor: Actor, project: Project, **fields: Any) -> Task:
     validate_task_dependencies(project=project, task_id=None, depends_on=task.depends_on)
     _stamp_completion(task)
     task.full_clean()
+    mark_audited(task)
     task.save()
+    _audit_task("task.created", task, actor, {"after": model_snapshot(task, TASK_AUDIT_FIELDS)})
     return task
 
 
 @transaction.atomic
 def task_update(*, task: Task, actor: Actor, changes: dict[str, Any]) -> Task:
+    before = model_snapshot(task, TASK_AUDIT_FIELDS)
     changed = _apply(task, changes, TASK_FIELDS)
     if "depends_on" in changed:
         validate_task_dependencies(
@@ -95,10 +147,24 @@ def task_update(*, task: Task, actor: Actor, changes: dict[str, Any]) -> Task:
         changed.append("completed_at")
     if changed:
         task.full_clean()
+        mark_audited(task)
         task.save(update_fields=[*changed, "updated_at"])
+        after = model_snapshot(task, TASK_AUDIT_FIELDS)
+        _audit_task("task.updated", task, actor, changes_payload(before, after))
     return task
 
 
 @transaction.atomic
 def task_delete(*, task: Task, actor: Actor) -> None:
+    before = model_snapshot(task, TASK_AUDIT_FIELDS)
+    task_id, project_id = task.id, task.project_id
+    mark_audited(task)
     task.delete()
+    audit_record(
+        event_type="task.deleted",
+        actor=actor,
+        resource_type="task",
+        resource_id=task_id,
+        project_id=project_id,
+        payload={"before": before},
+    )

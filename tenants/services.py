@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from compliance.audit import audit_record
+from governance.actors import SYSTEM, Actor
 from governance.roles import ROLES
 from tenants.models import Domain, Organization, schema_name_for, slug_validator
 
@@ -14,8 +16,11 @@ class OrganizationError(Exception):
     """A provisioning request that cannot be carried out; nothing was changed."""
 
 
-def organization_create(*, slug: str, name: str, domain: str) -> Organization:
-    """Create the org's schema, migrate it, add its domain and its role groups."""
+def organization_create(
+    *, slug: str, name: str, domain: str, actor: Actor | str = SYSTEM
+) -> Organization:
+    """Create the org's schema, migrate it, add its domain and its role groups; the org's
+    audit trail starts with ``organization.created``."""
     try:
         slug_validator(slug)
     except ValidationError as exc:
@@ -38,6 +43,17 @@ def organization_create(*, slug: str, name: str, domain: str) -> Organization:
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
             with schema_context(organization.schema_name):
                 organization_ensure_roles()
+                audit_record(
+                    event_type="organization.created",
+                    actor=actor,
+                    resource_type="organization",
+                    resource_id=organization.slug,
+                    payload={
+                        "name": organization.name,
+                        "domain": domain,
+                        "schema_name": organization.schema_name,
+                    },
+                )
     except Exception:
         organization.delete(force_drop=True)
         raise
