@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
 from governance.actors import Actor, actor_from_request
@@ -21,15 +22,28 @@ class ActorMixin:
         return actor_from_request(self.request)
 
 
+class PublicIdLookupMixin:
+    """An id in the URL that no row can have is a 404 before it reaches PostgreSQL, which
+    refuses NUL characters in a query (a 500 otherwise)."""
+
+    max_lookup_length = 64
+
+    def get_object(self):
+        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if "\x00" in value or len(value) > self.max_lookup_length:
+            raise NotFound()
+        return super().get_object()
+
+
 class GovernedAPIView(ActorMixin, APIView):
     pass
 
 
-class GovernedViewSet(ActorMixin, viewsets.ModelViewSet):
+class GovernedViewSet(ActorMixin, PublicIdLookupMixin, viewsets.ModelViewSet):
     """A model viewset whose writes go through services (subclasses override perform_*)."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class GovernedReadOnlyViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
+class GovernedReadOnlyViewSet(ActorMixin, PublicIdLookupMixin, viewsets.ReadOnlyModelViewSet):
     pass
