@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from artifacts.models import Artifact, GovernanceBypassError
-from compliance.audit import audit_record
+from compliance.audit import audit_record, mark_audited
 from governance import psmp
 from governance.actors import SYSTEM, Actor
 from governance.conflicts import (
@@ -97,7 +97,7 @@ def _store_conflicts(
     stored = []
     for found in detected:
         auto = auto_resolver is not None and found.severity in psmp.AUTO_RESOLVABLE
-        conflict = Conflict.objects.create(
+        conflict = Conflict(
             project_id=artifact.project_id,
             artifact=artifact,
             conflict_type=found.conflict_type,
@@ -112,6 +112,7 @@ def _store_conflicts(
             resolved_at=now if auto else None,
             note="auto-resolved on declaration" if auto else "",
         )
+        mark_audited(conflict).save(force_insert=True)
         stored.append(conflict)
         audit_record(
             event_type="conflict.detected",

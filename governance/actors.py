@@ -71,6 +71,14 @@ def privileged_header_valid(value: str | None) -> bool:
     return hmac.compare_digest(value.encode(), token.encode())
 
 
+def actor_for_user(user, *, is_privileged: bool = False) -> Actor:
+    """The actor of a Django user of the current org (admin, dashboard, JWT, session)."""
+    roles = frozenset(user.groups.values_list("name", flat=True))
+    if user.is_superuser:  # the org's Django superuser administers the org
+        roles |= {"org_admin"}
+    return Actor(kind="user", name=user.get_username(), is_privileged=is_privileged, roles=roles)
+
+
 def actor_from_request(request) -> Actor:
     """The actor of an authenticated request (cached on the request)."""
     cached = getattr(request, "_metaqore_actor", None)
@@ -85,10 +93,7 @@ def actor_from_request(request) -> Actor:
             is_privileged=user.key.is_privileged or header_privileged,
         )
     elif user is not None and user.is_authenticated:
-        roles = frozenset(user.groups.values_list("name", flat=True))
-        actor = Actor(
-            kind="user", name=user.get_username(), is_privileged=header_privileged, roles=roles
-        )
+        actor = actor_for_user(user, is_privileged=header_privileged)
     else:
         actor = Actor(kind="anonymous", name="anonymous")
     request._metaqore_actor = actor

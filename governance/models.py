@@ -85,7 +85,10 @@ class GovernancePolicy(models.Model):
         queryset = cls.objects.select_for_update() if for_update else cls.objects
         policy = queryset.filter(pk=1).first()
         if policy is None:
-            policy, _ = cls.objects.get_or_create(pk=1)
+            # A migration creates the row in every org; recreate the defaults if it is gone,
+            # without firing the audit receivers (reading the policy is not a change).
+            cls.objects.bulk_create([cls(pk=1)], ignore_conflicts=True)
+            policy = queryset.get(pk=1)
         return policy
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance.audit import audit_record
+from compliance.audit import audit_record, mark_audited
 from governance.actors import Actor
 from governance.models import GovernancePolicy
 from governance.permissions import actor_can
@@ -32,7 +32,7 @@ def policy_update(*, actor: Actor, changes: dict[str, Any]) -> GovernancePolicy:
     policy.full_clean()
     policy.revision += 1
     policy.updated_by = str(actor)
-    policy.save()
+    mark_audited(policy).save()
     audit_record(
         event_type="policy.changed",
         actor=actor,

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from compliance.audit import audit_record
+from compliance.audit import audit_record, mark_audited
 from governance.actors import Actor
 from governance.models import Conflict
 from governance.permissions import actor_can
@@ -41,7 +41,7 @@ def conflicts_close(
         conflict.resolved_by = str(actor)
         conflict.resolved_at = now
         conflict.note = note
-        conflict.save(
+        mark_audited(conflict).save(
             update_fields=["status", "resolution_strategy", "resolved_by", "resolved_at", "note"]
         )
         _audit_conflict("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
@@ -85,7 +85,7 @@ def conflict_resolve(
             )
         conflict.status = Conflict.Status.ESCALATED
         conflict.note = note
-        conflict.save(update_fields=["status", "note"])
+        mark_audited(conflict).save(update_fields=["status", "note"])
         _audit_conflict("conflict.escalated", conflict, actor, {"note": note})
         return conflict
 
@@ -94,7 +94,7 @@ def conflict_resolve(
     conflict.resolved_by = str(actor)
     conflict.resolved_at = timezone.now()
     conflict.note = note
-    conflict.save(
+    mark_audited(conflict).save(
         update_fields=["status", "resolution_strategy", "resolved_by", "resolved_at", "note"]
     )
     _audit_conflict("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
