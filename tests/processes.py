@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,15 +63,29 @@ def free_port() -> int:
     raise RuntimeError("no free port in 8101-8199")
 
 
+def server_command(kind: str, port: int) -> list[str]:
+    if kind == "runserver":
+        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    # Production's stack: gunicorn with a uvicorn (ASGI) worker. It starts without touching
+    # the database, where runserver's startup checks refuse to start when it is down.
+    return [
+        sys.executable, "-m", "gunicorn", "metaqore_site.asgi:application",
+        "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "1",
+        "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
-def running_server(env: dict[str, str], timeout: float = 30) -> Iterator[str]:
-    """Serve the project with `manage.py runserver` on a free port; yield its base URL.
+def running_server(
+    env: dict[str, str], kind: str = "runserver", timeout: float = 30
+) -> Iterator[str]:
+    """Serve the project (``runserver`` or ``gunicorn``) on a free port; yield its base URL.
 
     The server is killed at the end, whatever happens in the ``with`` block.
     """
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        server_command(kind, port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -83,17 +98,17 @@ def running_server(env: dict[str, str], timeout: float = 30) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"runserver exited early:\n{proc.stderr.read()}")
+                raise RuntimeError(f"{kind} exited early:\n{proc.stderr.read()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("runserver did not start in time") from None
+                    raise RuntimeError(f"{kind} did not start in time") from None
                 time.sleep(0.05)
         yield base
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers
         proc.wait(timeout=10)
         proc.stderr.close()
 

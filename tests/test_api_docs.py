@@ -1,0 +1,63 @@
+"""OpenAPI schema and Swagger UI: public, on every host, and usable offline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+HOSTS = ["localhost", "127.0.0.1", "alpha.localhost"]
+ASSET = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_schema_is_public_openapi_3(db, host):
+    response = APIClient(HTTP_HOST=host).get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "MetaQore API"
+    for path in (
+        "/api/v1/projects/",
+        "/api/v1/projects/{id}/",
+        "/api/v1/tasks/",
+        "/api/v1/health/",
+    ):
+        assert path in schema["paths"], path
+    assert {"AgentKey", "JWT"} <= set(schema["components"]["securitySchemes"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/schema"])
+def test_schema_default_format_without_slash(db, path):
+    response = APIClient(HTTP_HOST="alpha.localhost").get(path)
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi: 3.")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/docs"])
+def test_swagger_ui_is_public_and_uses_only_local_assets(db, host, path):
+    client = APIClient(HTTP_HOST=host)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assets = ASSET.findall(html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+    assert all(a.startswith("/static/") for a in assets), assets
+    # No CDN anywhere in the page, not even in the inline script.
+    assert not re.search(r"https?://", html)
+    assert 'url: "/api/v1/schema"' in html  # the schema, from the same host
+
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        body = b"".join(served.streaming_content) if served.streaming else served.content
+        assert len(body) > 0
+
+
+def test_docs_need_no_credential_even_when_one_is_wrong(db):
+    client = APIClient(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION="Bearer mq_wrong")
+    assert client.get("/api/v1/docs/").status_code == 200
+    assert client.get("/api/v1/schema/").status_code == 200
