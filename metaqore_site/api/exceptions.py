@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -45,4 +46,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, ProtectedError):
+        return Response(
+            {
+                "detail": "Still referenced by governed records (e.g. artifacts); "
+                "archive those instead of deleting.",
+                "code": "protected",
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
     return drf_exception_handler(exc, context)

@@ -196,3 +196,10 @@ def test_database_refuses_two_active_versions(coder, project):
     transition(coder, v1["id"], "active")
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE artifacts_artifact SET state = 'active' WHERE id = %s", [v2["id"]])
+
+
+def test_project_with_artifacts_cannot_be_deleted(coder, project):
+    declare(coder, project)
+    response = coder.delete(f"/api/v1/projects/{project.id}")
+    assert response.status_code == 409
+    assert response.json()["code"] == "protected"
