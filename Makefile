@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= $(or $(METAQORE_PORT),8001)
 BIND   ?= 127.0.0.1
 
-.PHONY: run test lint format venv migrate clean-db
+.PHONY: run test lint format venv migrate clean-db audit-export audit-tail require-org
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -37,3 +37,14 @@ format: venv
 clean-db: venv
 	$(BIN)/python manage.py embedded_db stop
 	rm -rf $${METAQORE_DATA_DIR:-.data}/pg
+
+# The audit CLI: `make audit-export ORG=acme FORMAT=csv [OUTPUT=file]`, `make audit-tail ORG=acme`.
+FORMAT ?= csv
+audit-export: require-org venv
+	$(BIN)/python manage.py audit_export --org $(ORG) --format $(FORMAT) $(if $(OUTPUT),--output $(OUTPUT))
+
+audit-tail: require-org venv
+	$(BIN)/python manage.py audit_tail --org $(ORG) --follow
+
+require-org:
+	@test -n "$(ORG)" || { echo "usage: make audit-export ORG=<slug> FORMAT=csv|json|jsonl [OUTPUT=file] | make audit-tail ORG=<slug>"; exit 2; }

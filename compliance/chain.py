@@ -106,9 +106,12 @@ class VerifyResult:
     first_bad_seq: int | None
     head_hash: str | None
     reason: str | None = None
+    last_seq: int | None = None  # of the last intact event (not part of the API's answer)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("last_seq")
+        return data
 
 
 def chain_verify(
@@ -162,4 +165,39 @@ def chain_verify(
             expected_seq,
             f"chain ends at seq {expected_seq - 1} but the head says {expected_count}",
         )
-    return VerifyResult(True, checked, None, head_hash)
+    return VerifyResult(True, checked, None, head_hash, last_seq=expected_seq - 1)
+
+
+def jsonl_chain_verify(lines: Iterable[str]) -> VerifyResult:
+    """Verify a JSONL export (one canonical event per line, in seq order).
+
+    An export that starts at seq 1 must chain from the genesis hash; one that starts later (an
+    export filtered by ``since``) is checked from its first event on. Any gap fails: a filtered
+    export that skips events cannot be verified this way.
+    """
+
+    def events() -> Iterable[Mapping[str, Any]]:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            yield event if isinstance(event, dict) else {}
+
+    stream = iter(events())
+    first = next(stream, None)
+    if first is None:
+        return VerifyResult(True, 0, None, None)
+    try:
+        start_seq = int(first["seq"])
+    except (KeyError, TypeError, ValueError):
+        return VerifyResult(False, 1, None, None, "the first line is not an audit event")
+    start_hash = GENESIS_HASH if start_seq == 1 else None
+
+    def chained() -> Iterable[Mapping[str, Any]]:
+        yield first
+        yield from stream
+
+    return chain_verify(chained(), start_seq=start_seq, start_hash=start_hash)

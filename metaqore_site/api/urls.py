@@ -19,6 +19,7 @@ api_urlpatterns = [
     re_path(r"^auth/token/refresh/?$", OrgTokenRefreshView.as_view(), name="token_refresh"),
     path("", include("projects.api.urls")),
     path("", include("artifacts.api.urls")),
+    path("governance/compliance/", include("compliance.api.urls")),
     path("governance/", include("governance.api.urls")),
 ]
 

@@ -1,0 +1,92 @@
+"""Audit trail API: list (cursor-paginated, newest first), one event, export, verify."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from compliance.api.filters import AuditEventFilter, FilterError, audit_events_filtered
+from compliance.api.permissions import CanReadAudit
+from compliance.api.serializers import AuditEventSerializer, VerifyResultSerializer
+from compliance.exports import FORMATS, ExportError, export_chunks, export_prepare
+from compliance.models import AuditEvent
+from compliance.selectors import audit_chain_verify
+from metaqore_site.api.streaming import streaming_response
+from metaqore_site.api.viewsets import ActorMixin, GovernedAPIView
+
+
+class AuditEventPagination(CursorPagination):
+    """Keyset pages on seq: as fast on page 10,000 as on page 1."""
+
+    ordering = "-seq"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class AuditEventListView(ActorMixin, generics.ListAPIView):
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = AuditEventPagination
+    permission_classes = [CanReadAudit]
+
+
+class AuditEventDetailView(ActorMixin, generics.RetrieveAPIView):
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    permission_classes = [CanReadAudit]
+
+
+class AuditExportView(GovernedAPIView):
+    permission_classes = [CanReadAudit]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=csv` names the export's format, not a DRF renderer: errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(FORMATS), default="json"),
+            *[
+                OpenApiParameter(name, str, description=str(f.extra.get("help_text", "")))
+                for name, f in AuditEventFilter.base_filters.items()
+            ],
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        fmt = request.query_params.get("format", "json")
+        if fmt not in FORMATS:
+            raise ValidationError(
+                {"format": [f"Unknown format '{fmt}': use {', '.join(FORMATS)}."]}
+            )
+        try:
+            queryset, given = audit_events_filtered(request.query_params)
+            export = export_prepare(
+                fmt=fmt, queryset=queryset, actor=self.actor, filters=given, via="api"
+            )
+        except FilterError as exc:
+            raise ValidationError(exc.errors) from exc
+        except ExportError as exc:
+            raise ValidationError({"format": [str(exc)]}) from exc
+        response = streaming_response(
+            export_chunks(export),
+            request=request,
+            content_type=export.content_type,
+            filename=export.filename,
+        )
+        response["X-MetaQore-Export-Count"] = str(export.count)
+        return response
+
+
+class AuditVerifyView(GovernedAPIView):
+    permission_classes = [CanReadAudit]
+
+    @extend_schema(responses=VerifyResultSerializer)
+    def get(self, request):
+        return Response(audit_chain_verify().as_dict())
