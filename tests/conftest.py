@@ -28,6 +28,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 organization_create(slug=slug, name=slug.title(), domain=domain)
 
 
+@pytest.fixture(autouse=True)
+def public_schema_after_test() -> Iterator[None]:
+    """A request to an org's host leaves the connection in that org's schema (as django-tenants
+    does); put it back so the next test, transactional ones included, starts in `public`."""
+    yield
+    connection.set_schema_to_public()
+
+
 @pytest.fixture
 def org_a(db) -> Iterator[Organization]:
     organization = Organization.objects.get(slug=ORG_A[0])
