@@ -3,7 +3,7 @@ services (shell, scripts): they are recorded with actor ``system``. Artifacts ne
 receivers: ``Artifact.save()`` itself routes unmarked saves through artifacts.services."""
 
 from compliance.audit import connect_audit_signals
-from governance.models import Conflict, GovernancePolicy
+from governance.models import AgentKey, Conflict, GovernancePolicy
 from governance.policy import EDITABLE_FIELDS
 
 CONFLICT_AUDIT_FIELDS = (
@@ -26,4 +26,23 @@ connect_audit_signals(
     thing="policy",
     fields=EDITABLE_FIELDS,
     update_event=lambda before, after: "policy.changed",
+)
+
+# Agent keys: never the key nor its hash; a revocation made by hand is still `agent_key.revoked`.
+AGENT_KEY_AUDIT_FIELDS = ("prefix", "is_privileged", "expires_at", "revoked_at", "created_by")
+
+
+def _agent_key_update_event(before: dict, after: dict) -> str:
+    if before.get("revoked_at") is None and after.get("revoked_at") is not None:
+        return "agent_key.revoked"
+    return "agent_key.updated"
+
+
+connect_audit_signals(
+    AgentKey,
+    thing="agent_key",
+    fields=AGENT_KEY_AUDIT_FIELDS,
+    resource_id=lambda key: key.prefix,
+    update_event=_agent_key_update_event,
+    extra=lambda key: {"agent_name": key.agent.name},
 )

@@ -1,0 +1,65 @@
+"""Helpers for the audit trail tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from compliance.models import AuditEvent
+from governance.roles import AUDITOR
+from tests.conftest import client_for, make_agent_key, make_user
+
+PASSWORD = "pw-Secret-123"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache_and_fast_hashing(settings):
+    # auth.failed rate limits live in the cache; each test starts with none spent.
+    cache.clear()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+    cache.clear()
+
+
+def last_seq() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def events_after(seq: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))
+
+
+def kinds(events) -> list[tuple[str, str]]:
+    return [(event.event_type, event.actor) for event in events]
+
+
+def user_client(organization, username: str, role: str, **user_kwargs):
+    """A client holding a JWT of a new user of ``organization`` with ``role``."""
+    make_user(organization, username, role, password=PASSWORD)
+    client = client_for(organization)
+    response = client.post("/api/v1/auth/token/", {"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.content
+    return client_for(organization, token=response.json()["access"])
+
+
+@pytest.fixture
+def auditor_client(org_a):
+    return user_client(org_a, "audrey", AUDITOR)
+
+
+@pytest.fixture
+def privileged_client(org_a):
+    return client_for(org_a, key=make_agent_key(org_a, "orchestrator", privileged=True))
+
+
+def disable_audit_triggers() -> None:
+    """Inside the test's transaction only (rolled back with it): let the test tamper."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE compliance_auditchainhead DISABLE TRIGGER USER")
+
+
+def raw_sql(sql: str, params=None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
