@@ -6,7 +6,8 @@ from projects.models import Project, Task
 
 
 class ProjectViewSet(GovernedViewSet):
-    queryset = Project.objects.all()
+    # The id breaks ties between rows created in the same microsecond: pages never overlap.
+    queryset = Project.objects.order_by("-created_at", "-id")
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
 
@@ -23,7 +24,7 @@ class ProjectViewSet(GovernedViewSet):
 
 
 class TaskViewSet(GovernedViewSet):
-    queryset = Task.objects.all()
+    queryset = Task.objects.order_by("-created_at", "-id")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
 

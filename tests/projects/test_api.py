@@ -1,8 +1,9 @@
 import re
 
 import pytest
+from django.db import connection
 
-from tests.conftest import client_for, make_agent_key
+from tests.conftest import client_for, make_agent_key, use_org
 
 
 def test_create_list_and_filter_projects(agent_client):
@@ -347,3 +348,21 @@ def test_form_encoded_body_is_415(agent_client):
         "/api/v1/projects", "name=p", content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize("resource", ["projects", "tasks"])
+def test_pages_never_overlap_even_when_creation_times_tie(agent_client, org_a, resource):
+    project_id = agent_client.post("/api/v1/projects", {"name": "home"}).json()["id"]
+    for index in range(39):
+        payload = {"name": f"p{index}", "project_id": project_id, "title": f"t{index}"}
+        assert agent_client.post(f"/api/v1/{resource}", payload).status_code == 201
+    use_org(org_a)
+    with connection.cursor() as cursor:  # as if all were created in the same microsecond
+        cursor.execute(f"UPDATE projects_{resource[:-1]} SET created_at = '2026-01-01T00:00:00Z'")
+    seen: list[str] = []
+    for page in range(1, 7):
+        response = agent_client.get(f"/api/v1/{resource}?page_size=7&page={page}")
+        assert response.status_code == 200
+        seen += [row["id"] for row in response.json()["results"]]
+    assert len(seen) == 40 if resource == "projects" else 39
+    assert len(set(seen)) == len(seen)
