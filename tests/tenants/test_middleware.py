@@ -98,7 +98,7 @@ def test_request_id_is_echoed_when_sane(db, host):
     assert response["X-Request-ID"] == "trace-42.a:b_c"
 
 
-@pytest.mark.parametrize("supplied", ["", "has space", "x" * 129, "semi;colon", "é"])
+@pytest.mark.parametrize("supplied", ["", "has space", "x" * 129, "semi;colon", "é", "id\n"])
 def test_request_id_is_generated_when_missing_or_insane(db, supplied):
     headers = {"x_request_id": supplied} if supplied else {}
     response = on_host("alpha.localhost", **headers).get("/api/v1/health")
