@@ -65,8 +65,17 @@ class GovernancePolicy(models.Model):
         PLAYGROUND = "playground"
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+
+    class RoutingPolicy(models.TextChoices):
+        DEFAULT_LOCAL_FIRST = "default_local_first"
+        ENTERPRISE_RESIDENCY = "enterprise_residency"
+        COMPLIANCE_LOCAL_ONLY = "compliance_local_only"
+
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.STRICT)
     auto_archive_superseded = models.BooleanField(default=True)
+    routing_policy = models.CharField(
+        max_length=30, choices=RoutingPolicy.choices, default=RoutingPolicy.DEFAULT_LOCAL_FIRST
+    )
     revision = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=200, default="system", editable=False)
@@ -145,3 +154,31 @@ class Conflict(models.Model):
     @property
     def is_unresolved(self) -> bool:
         return self.status in self.UNRESOLVED
+
+
+class Provider(models.Model):
+    """A model provider agents may send work to (local: on-prem gateway, Ollama; cloud)."""
+
+    class Kind(models.TextChoices):
+        LOCAL = "local"
+        CLOUD = "cloud"
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    available = models.BooleanField(default=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    capacity_score = models.FloatField(default=1.0)
+    priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity_score__gte=0) & models.Q(capacity_score__lte=1),
+                name="provider_capacity_0_1",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"

@@ -12,7 +12,7 @@ from governance.models import GovernancePolicy
 from governance.permissions import actor_can
 from metaqore_site.api.exceptions import GovernanceForbidden
 
-EDITABLE_FIELDS = ("mode", "auto_archive_superseded")
+EDITABLE_FIELDS = ("mode", "auto_archive_superseded", "routing_policy")
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@ services (shell, scripts): they are recorded with actor ``system``. Artifacts ne
 receivers: ``Artifact.save()`` itself routes unmarked saves through artifacts.services."""
 
 from compliance.audit import connect_audit_signals
-from governance.models import AgentKey, Conflict, GovernancePolicy
+from governance.models import AgentKey, Conflict, GovernancePolicy, Provider
 from governance.policy import EDITABLE_FIELDS
 
 CONFLICT_AUDIT_FIELDS = (
@@ -26,6 +26,13 @@ connect_audit_signals(
     thing="policy",
     fields=EDITABLE_FIELDS,
     update_event=lambda before, after: "policy.changed",
+)
+connect_audit_signals(
+    Provider,
+    thing="provider",
+    fields=("kind", "available", "latency_ms", "capacity_score", "priority"),
+    resource_id=lambda provider: provider.name,
+    extra=lambda provider: {"provider": provider.name},
 )
 
 # Agent keys: never the key nor its hash; a revocation made by hand is still `agent_key.revoked`.

@@ -49,6 +49,12 @@ class Task(models.Model):
         FAILED = "failed"
         BLOCKED = "blocked"
 
+    class Sensitivity(models.TextChoices):
+        PUBLIC = "public"
+        INTERNAL = "internal"
+        SENSITIVE = "sensitive"
+        CRITICAL = "critical"
+
     id = models.CharField(primary_key=True, max_length=32, default=new_task_id, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=500)
@@ -57,6 +63,11 @@ class Task(models.Model):
     assigned_to = models.CharField(max_length=200, blank=True)
     depends_on = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Computed from the title, assignee and metadata flags (governance.routing.classify);
+    # a caller may ask for a higher level, never a lower one.
+    sensitivity = models.CharField(
+        max_length=10, choices=Sensitivity.choices, default=Sensitivity.PUBLIC, db_index=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -16,7 +16,25 @@ PROJECT_FIELDS = ("name", "description", "owner_id", "status", "metadata")
 TASK_FIELDS = ("title", "description", "status", "assigned_to", "depends_on", "metadata")
 # What the audit trail records of each (before/after on updates).
 PROJECT_AUDIT_FIELDS = PROJECT_FIELDS
-TASK_AUDIT_FIELDS = (*TASK_FIELDS, "completed_at")
+TASK_AUDIT_FIELDS = (*TASK_FIELDS, "sensitivity", "completed_at")
+SENSITIVITY_FLAGS = ("has_private_data", "has_sensitive_data", "is_security_task")
+
+
+def task_sensitivity(task: Task, requested: str | None = None) -> str:
+    """Classify the task from its title, assignee and metadata flags; never below
+    ``requested`` nor below what it already has (sensitivity only goes up)."""
+    from governance.routing import SENSITIVITY_LEVELS, classify
+
+    flags = task.metadata if isinstance(task.metadata, dict) else {}
+    computed = classify(
+        agent_name=task.assigned_to,
+        task_type=task.title,
+        min_sensitivity=requested,
+        **{flag: bool(flags.get(flag)) for flag in SENSITIVITY_FLAGS},
+    )
+    if task.pk and task.sensitivity:
+        return max(computed, task.sensitivity, key=SENSITIVITY_LEVELS.index)
+    return computed
 
 
 def _audit_project(event_type: str, project: Project, actor: Actor, payload: dict) -> None:
@@ -125,6 +143,7 @@ def _stamp_completion(task: Task) -> None:
 @transaction.atomic
 def task_create(*, actor: Actor, project: Project, **fields: Any) -> Task:
     task = Task(project=project, **{k: v for k, v in fields.items() if k in TASK_FIELDS})
+    task.sensitivity = task_sensitivity(task, fields.get("sensitivity"))
     validate_task_dependencies(project=project, task_id=None, depends_on=task.depends_on)
     _stamp_completion(task)
     task.full_clean()
@@ -137,7 +156,13 @@ def task_create(*, actor: Actor, project: Project, **fields: Any) -> Task:
 @transaction.atomic
 def task_update(*, task: Task, actor: Actor, changes: dict[str, Any]) -> Task:
     before = model_snapshot(task, TASK_AUDIT_FIELDS)
+    changes = dict(changes)
+    requested = changes.pop("sensitivity", None)
     changed = _apply(task, changes, TASK_FIELDS)
+    sensitivity = task_sensitivity(task, requested)
+    if sensitivity != task.sensitivity:
+        task.sensitivity = sensitivity
+        changed.append("sensitivity")
     if "depends_on" in changed:
         validate_task_dependencies(
             project=task.project, task_id=task.id, depends_on=task.depends_on

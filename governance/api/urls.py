@@ -1,13 +1,17 @@
 from django.urls import re_path
 
+from governance.api.routing import ProviderViewSet, RoutingClassifyView, RoutingEnforceView
 from governance.api.views import BlockingReportView, ConflictViewSet, GovernancePolicyView
 from metaqore_site.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("conflicts", ConflictViewSet, basename="conflict")
+router.register("providers", ProviderViewSet, basename="provider")
 
 urlpatterns = [
     re_path(r"^policy/?$", GovernancePolicyView.as_view(), name="governance-policy"),
     re_path(r"^blocking-report/?$", BlockingReportView.as_view(), name="blocking-report"),
+    re_path(r"^routing/classify/?$", RoutingClassifyView.as_view(), name="routing-classify"),
+    re_path(r"^routing/enforce/?$", RoutingEnforceView.as_view(), name="routing-enforce"),
     *router.urls,
 ]

@@ -34,6 +34,12 @@ class TaskSerializer(StrictModelSerializer):
     )
     depends_on = IdListField(prefix="task_", required=False, default=list)
     metadata = JSONObjectField(required=False, default=dict)
+    sensitivity = serializers.ChoiceField(
+        choices=Task.Sensitivity.choices,
+        required=False,
+        help_text="Computed from title, assignee and metadata flags (has_private_data, "
+        "has_sensitive_data, is_security_task); a higher level may be asked, never a lower one.",
+    )
 
     class Meta:
         model = Task
@@ -46,6 +52,7 @@ class TaskSerializer(StrictModelSerializer):
             "assigned_to",
             "depends_on",
             "metadata",
+            "sensitivity",
             "created_at",
             "updated_at",
             "completed_at",
