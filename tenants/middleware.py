@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError, connection
@@ -10,7 +12,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name
 
-from tenants.models import Domain, Organization
+from tenants.models import SLUG_PATTERN, Domain, Organization
 
 ORG_HEADER = "X-MetaQore-Org"
 
@@ -49,6 +51,8 @@ class OrganizationMiddleware(TenantMainMiddleware):
         if hostname in settings.METAQORE_PUBLIC_HOSTS:
             if not slug:
                 return None
+            if not re.fullmatch(SLUG_PATTERN, slug):  # no query for what cannot be a slug
+                raise _NotFound(f"Unknown organization '{slug[:100]}'.")
             try:
                 return Organization.objects.get(slug=slug)
             except Organization.DoesNotExist:

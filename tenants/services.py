@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_tenants.utils import schema_context
@@ -9,7 +11,12 @@ from django_tenants.utils import schema_context
 from compliance.audit import audit_record
 from governance.actors import SYSTEM, Actor
 from governance.roles import ROLES
-from tenants.models import Domain, Organization, schema_name_for, slug_validator
+from tenants.models import SLUG_PATTERN, Domain, Organization, schema_name_for, slug_validator
+
+# A host name as requests carry it (without the port): dot-separated labels.
+DOMAIN_PATTERN = re.compile(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 class OrganizationError(Exception):
@@ -23,11 +30,17 @@ def organization_create(
     audit trail starts with ``organization.created``."""
     try:
         slug_validator(slug)
+        if not re.fullmatch(SLUG_PATTERN, slug):  # the validator's `$` lets "acme\n" through
+            raise ValidationError(slug_validator.message)
     except ValidationError as exc:
-        raise OrganizationError(f"Invalid slug '{slug}': {exc.messages[0]}") from exc
+        raise OrganizationError(f"Invalid slug {slug!r}: {exc.messages[0]}") from exc
     domain = domain.strip().lower()
     if not domain:
         raise OrganizationError("A domain is required.")
+    if not DOMAIN_PATTERN.fullmatch(domain):
+        raise OrganizationError(
+            f"Invalid domain {domain!r}: expected a host name such as acme.localhost."
+        )
     if not name.strip():
         raise OrganizationError("A name is required.")
     if Organization.objects.filter(slug=slug).exists():

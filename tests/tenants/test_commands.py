@@ -86,6 +86,11 @@ def test_create_org_provisions_schema_and_roles(db):
         (("x" * 41, "--name", "Bad", "--domain", "bad.localhost"), "Invalid slug"),
         (("delta", "--name", "  ", "--domain", "delta.localhost"), "name is required"),
         (("delta", "--name", "Delta", "--domain", " "), "domain is required"),
+        (("delta", "--name", "Delta", "--domain", "not a host"), "Invalid domain"),
+        (("delta", "--name", "Delta", "--domain", "http://delta.localhost"), "Invalid domain"),
+        (("delta", "--name", "Delta", "--domain", "delta.localhost:8001"), "Invalid domain"),
+        (("delta", "--name", "Delta", "--domain", "delta-.localhost"), "Invalid domain"),
+        (("delta\n", "--name", "Delta", "--domain", "delta.localhost"), "Invalid slug"),
     ],
 )
 def test_create_org_refusals_change_nothing(db, args, message):

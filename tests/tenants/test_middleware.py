@@ -123,3 +123,10 @@ def test_every_response_carries_a_request_id(db, host, headers, path, status):
     response = on_host(host, **headers).get(path)
     assert response.status_code == status
     assert GENERATED_ID.match(response["X-Request-ID"])
+
+
+@pytest.mark.parametrize("slug", ["al\x00pha", "ALPHA", "alpha;drop", "x" * 500, "../alpha"])
+def test_malformed_org_header_is_404_not_a_database_error(db, slug):
+    response = on_host("127.0.0.1", x_metaqore_org=slug).get("/api/v1/health")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("Unknown organization")
