@@ -54,7 +54,8 @@ class AgentKeyAuthentication(BaseAuthentication):
         raw = raw_api_key(request)
         if raw is None:
             return None
-        key = agent_key_authenticate(raw)
+        # The rate-limit middleware has usually looked the key up already.
+        key = getattr(request._request, "metaqore_agent_key", None) or agent_key_authenticate(raw)
         if key is None:
             reason = "Invalid, expired or revoked API key."
             record_auth_failure(

@@ -47,6 +47,11 @@ METAQORE_PRIVILEGED_TOKEN = os.environ.get("METAQORE_PRIVILEGED_TOKEN", "")
 METAQORE_ENABLE_RATE_LIMIT = env_bool("METAQORE_ENABLE_RATE_LIMIT", True)
 METAQORE_RATE_LIMIT_PER_MINUTE = env_int("METAQORE_RATE_LIMIT_PER_MINUTE", 120)
 METAQORE_RATE_LIMIT_BURST = env_int("METAQORE_RATE_LIMIT_BURST", 240)
+METAQORE_PRIVILEGED_RATE_LIMIT_PER_MINUTE = env_int(
+    "METAQORE_PRIVILEGED_RATE_LIMIT_PER_MINUTE", 10 * METAQORE_RATE_LIMIT_PER_MINUTE
+)
+METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE = env_int("METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE", 10)
+METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE = env_int("METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE", 30)
 METAQORE_AGENT_KEY_PREFIX = "mq_"
 
 SHARED_APPS = [
@@ -98,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "governance.middleware.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -123,13 +129,19 @@ DATABASES = {"default": database_settings()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHE_KEY_PREFIX = os.environ.get("METAQORE_CACHE_KEY_PREFIX", "metaqore")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
     }
 else:
     # Single process only: counters are not shared between workers (README says so).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+RATELIMIT_USE_CACHE = "default"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

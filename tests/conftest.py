@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -34,6 +35,13 @@ def public_schema_after_test() -> Iterator[None]:
     does); put it back so the next test, transactional ones included, starts in `public`."""
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Rate-limit and auth-failure counters live in the (local memory) cache: start each test
+    with none, so tests neither depend on nor throttle each other."""
+    cache.clear()
 
 
 @pytest.fixture
