@@ -63,7 +63,7 @@ def test_project_crud_with_and_without_trailing_slash(agent_client, slash):
     )
     assert created.status_code == 201, created.content
     project = created.json()
-    assert set(project) == {
+    assert set(project) >= {  # the fields of issue #2 (later issues may add more)
         "id", "name", "description", "owner_id", "status", "metadata", "created_at", "updated_at"
     }  # fmt: skip
     assert project["status"] == "initialized"
