@@ -53,6 +53,7 @@ CSV_COLUMNS = (
 )
 # A spreadsheet evaluates cells starting with these as formulas (CSV/formula injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGER_SET = frozenset(FORMULA_TRIGGERS)
 CHUNK_SIZE = 2000  # rows fetched from the server-side cursor and rendered per chunk
 
 
@@ -182,7 +183,14 @@ def _csv_chunks(export: Export, chunk_size: int) -> Iterator[tuple[bytes, int]]:
             values = list(row)
             values[timestamp_at] = format_timestamp(values[timestamp_at])
             values[payload_at] = canonical_json(values[payload_at])
-            writer.writerow([csv_safe(values[position]) for position in columns])
+            # csv_safe, inlined: this loop runs once per cell of millions of rows
+            cells = [values[position] for position in columns]
+            writer.writerow(
+                [
+                    "'" + cell if type(cell) is str and cell[:1] in _TRIGGER_SET else cell
+                    for cell in cells
+                ]
+            )
         yield buffer.getvalue().encode(), len(chunk)
 
 

@@ -14,11 +14,8 @@ import sys
 import termios
 import threading
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 
 from compliance.audit import audit_record
@@ -27,10 +24,11 @@ from compliance.selectors import audit_chain_verify
 from governance.actors import Actor
 from projects.services import project_create
 from tenants.services import organization_create
+from tests import processes
 from tests.conftest import client_for
 
 SLUG = "ledger"
-ROOT = Path(settings.BASE_DIR)
+ROOT = processes.ROOT
 THREADS = 8
 PER_THREAD = 25
 
@@ -57,10 +55,10 @@ def committed(ledger, django_db_blocker):
 
 
 def subprocess_env() -> dict[str, str]:
-    db = connection.settings_dict
-    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
-    url = f"postgresql://{quote(db['USER'])}@{host}:{db['PORT']}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    """The environment of a command that must use this test database."""
+    return processes.subprocess_env(
+        DATABASE_URL=processes.database_url(connection.settings_dict), PYTHONUNBUFFERED="1"
+    )
 
 
 def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
