@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -184,7 +186,8 @@ def test_jwt_of_org_a_is_401_on_org_b(org_a, org_b):
     # The same user id exists in both schemas: only the org claim tells the tokens apart.
     sam_a = make_user(org_a, "sam", "org_admin")
     use_org(org_b)
-    get_user_model().objects.create_user("sam", "", PASSWORD, id=sam_a.pk)
+    sam_b = get_user_model().objects.create_user("sam", "", PASSWORD, id=sam_a.pk)
+    sam_b.groups.add(Group.objects.get(name="viewer"))  # a user without a role reads nothing
     pair = obtain(org_a, "sam").json()
     assert_401(get_projects(client_for(org_b, token=pair["access"])))
     refreshed = client_for(org_b).post("/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]})
@@ -288,3 +291,34 @@ def test_session_requires_csrf_for_writes(org_a):
     response = client.post("/api/v1/projects", {"name": "No CSRF"}, format="json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
+
+
+# every endpoint -----------------------------------------------------------------------------
+
+PUBLIC_PATHS = {"/api/v1/health/", "/api/v1/auth/token/", "/api/v1/auth/token/refresh/"}
+
+
+def example_id(schema: dict) -> str:
+    """An id the route accepts (e.g. ``evt_0000…`` where the route's pattern demands `evt_`)."""
+    prefix = re.match(r"\^([a-z]+_)", schema.get("pattern", ""))
+    return (prefix.group(1) if prefix else "x_") + "0" * 16
+
+
+def test_every_api_endpoint_but_health_and_token_requires_a_credential(org_a):
+    """Walks the OpenAPI schema, so endpoints added later are covered too."""
+    schema = client_for(org_a).get("/api/v1/schema/?format=json").json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if path in PUBLIC_PATHS:
+            continue
+        for method in operations:
+            if method not in ("get", "post", "patch", "put", "delete"):
+                continue
+            url = path
+            for param in operations[method].get("parameters", []):
+                if param["in"] == "path":
+                    url = url.replace(f"{{{param['name']}}}", example_id(param["schema"]))
+            response = getattr(client_for(org_a), method)(url, {}, format="json")
+            assert response.status_code == 401, (method, url, response.status_code)
+            checked += 1
+    assert checked >= 8  # projects and tasks: list, create, read, update, delete
