@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from metaqore_site import embedded_db
+from tests.processes import manage, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,6 +125,7 @@ CONCURRENT_START = """
 import json, sys
 from pathlib import Path
 from metaqore_site import embedded_db
+from tests.processes import manage, subprocess_env
 info = embedded_db.ensure_running(Path(sys.argv[1]))
 print(json.dumps({"pid": info.pid, "host": info.host, "port": info.port}))
 """
@@ -155,3 +157,23 @@ def test_two_processes_starting_at_once_share_one_server(data_dir):
     assert info.pid == results[0]["pid"]
     with connect(info) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_manage_py_embedded_db_status_and_stop(data_dir):
+    """The commands an operator types, on a data dir of their own (DATABASE_URL unset)."""
+    env = subprocess_env(METAQORE_DATA_DIR=str(data_dir))
+    env.pop("DATABASE_URL", None)
+    env.pop("XDG_RUNTIME_DIR", None)  # pgserver would warn about it; the helper must not
+
+    status = manage("embedded_db", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    reported = json.loads(status.stdout)
+    assert reported["running"] is True
+    assert reported["pgdata"] == str(data_dir.resolve() / "pg")
+    assert psutil.Process(reported["pid"]).name() == "postgres"
+    assert "XDG_RUNTIME_DIR" not in status.stderr
+
+    stopped = manage("embedded_db", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Embedded PostgreSQL stopped." in stopped.stdout
+    assert embedded_db.status(data_dir)["running"] is False
