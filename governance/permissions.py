@@ -18,10 +18,12 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "change_policy": frozenset({ORG_ADMIN}),
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
+    "manage_keys": frozenset({ORG_ADMIN}),
+    "internal": frozenset(),  # privileged clients only
 }
 # Actions any agent key may take, and those reserved to privileged keys.
 AGENT_ACTIONS = frozenset({"read", "write_work", "resolve_conflict"})
-PRIVILEGED_AGENT_ACTIONS = AGENT_ACTIONS | {"manage_providers", "read_audit"}
+PRIVILEGED_AGENT_ACTIONS = AGENT_ACTIONS | {"manage_providers", "read_audit", "internal"}
 
 
 def actor_can(actor: Actor, action: str) -> bool:

@@ -194,18 +194,20 @@ def stop(data_dir: Path | None = None) -> bool:
 
 
 def _wait_for_shutdown(proc: psutil.Process, pgdata: Path, timeout: float) -> bool:
-    """Wait until postgres has shut down: it removes postmaster.pid as its last step.
+    """Wait until postgres has exited (or is a zombie): it removes postmaster.pid as its last
+    step, and the process ends a moment later.
 
-    Waiting for the pid to disappear instead would also wait for init to reap the zombie, which
-    takes seconds under some container inits.
+    A zombie counts as exited: waiting for init to reap it takes seconds under some container
+    inits.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            done = proc.status() == psutil.STATUS_ZOMBIE
+            exited = proc.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
-            done = True
-        if done or not (pgdata / "postmaster.pid").exists():
+            exited = True
+        if exited:
             return True
         time.sleep(0.01)
-    return False
+    # Still there: it did not shut down unless it at least removed its pid file.
+    return not (pgdata / "postmaster.pid").exists()

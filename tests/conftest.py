@@ -38,6 +38,12 @@ def public_schema_after_test() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2 costs ~0.2 s per user created; tests make hundreds of users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache() -> None:
     """Rate-limit and auth-failure counters live in the (local memory) cache: start each test
     with none, so tests neither depend on nor throttle each other."""

@@ -63,7 +63,7 @@ def decision_body(decision) -> dict:
 
 
 class RoutingClassifyView(GovernedAPIView):
-    permission_classes = [action_permission(read="read", write="read")]
+    permission_classes = [action_permission(read="read", write="write_work")]
 
     @extend_schema(request=ClassifyRequestSerializer, responses={200: ClassifyResponse})
     def post(self, request):
@@ -74,7 +74,7 @@ class RoutingClassifyView(GovernedAPIView):
 
 
 class RoutingEnforceView(GovernedAPIView):
-    permission_classes = [action_permission(read="read", write="read")]
+    permission_classes = [action_permission(read="read", write="write_work")]
 
     @extend_schema(
         request=EnforceRequestSerializer,

@@ -21,6 +21,7 @@ api_urlpatterns = [
     path("", include("artifacts.api.urls")),
     path("governance/compliance/", include("compliance.api.urls")),
     path("governance/", include("governance.api.urls")),
+    path("internal/", include("governance.api.internal_urls")),
 ]
 
 urlpatterns = [path("api/v1/", include(api_urlpatterns)), *docs_urlpatterns]

@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
 from governance.actors import Actor, actor_from_request
+from governance.permissions import action_permission
 
 
 class ActorMixin:
@@ -40,9 +41,11 @@ class GovernedAPIView(ActorMixin, APIView):
 
 
 class GovernedViewSet(ActorMixin, PublicIdLookupMixin, viewsets.ModelViewSet):
-    """A model viewset whose writes go through services (subclasses override perform_*)."""
+    """A model viewset whose writes go through services (subclasses override perform_*).
+    Reads need the ``read`` right, writes ``write_work`` (governance/permissions.py)."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_classes = [action_permission(read="read", write="write_work")]
 
 
 class GovernedReadOnlyViewSet(ActorMixin, PublicIdLookupMixin, viewsets.ReadOnlyModelViewSet):
