@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -27,10 +30,20 @@ def connect(info: embedded_db.ConnectionInfo, dbname: str = embedded_db.DATABASE
     )
 
 
+def scratch_dir() -> Path:
+    """A fresh folder directly under /tmp, not under pytest's tmp_path: as root, postgres runs as
+    the user `pgserver`, which needs to traverse the parents, and every new pytest session
+    (another run on this machine) resets /tmp/pytest-of-<user> to mode 700."""
+    return Path(tempfile.mkdtemp(prefix="metaqore-embedded-test-"))
+
+
 @pytest.fixture(scope="module")
-def shared_dir(tmp_path_factory) -> Path:
+def shared_dir() -> Iterator[Path]:
     """One initialized data dir for the module: `initdb` is the slow part (~0.7 s)."""
-    return tmp_path_factory.mktemp("embedded") / "data"
+    scratch = scratch_dir()
+    yield scratch / "data"
+    embedded_db.stop(scratch / "data")
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
@@ -39,8 +52,9 @@ def data_dir(shared_dir) -> Path:
     embedded_db.stop(shared_dir)
 
 
-def test_fresh_start_returns_socket_host_and_port(tmp_path):
-    data_dir = tmp_path / "fresh"
+def test_fresh_start_returns_socket_host_and_port():
+    scratch = scratch_dir()
+    data_dir = scratch / "fresh"
     try:
         info = embedded_db.ensure_running(data_dir)
         pgdata = data_dir.resolve() / "pg"
@@ -56,6 +70,7 @@ def test_fresh_start_returns_socket_host_and_port(tmp_path):
             assert conn.execute("SELECT current_database()").fetchone() == ("metaqore",)
     finally:
         embedded_db.stop(data_dir)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_second_ensure_running_reuses_the_server(data_dir):
@@ -81,7 +96,7 @@ def test_status_and_stop(data_dir):
         "port": info.port,
     }
     assert embedded_db.stop(data_dir) is True
-    assert not psutil.pid_exists(info.pid) or psutil.Process(info.pid).status() == "zombie"
+    assert not (info.pgdata / "postmaster.pid").exists()
     assert embedded_db.status(data_dir) == {"pgdata": str(info.pgdata), "running": False}
     assert embedded_db.stop(data_dir) is False
     with pytest.raises(psycopg.OperationalError):
