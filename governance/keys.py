@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from governance.models import Agent, AgentKey
 
 PREFIX_LENGTH = 12  # "mq_" + 9 random characters: enough to find the row, useless to an attacker
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # avoid a write on every request
+_KEY_BODY = re.compile(r"[A-Za-z0-9_-]{1,197}")  # what follows "mq_": url-safe, 200 chars at most
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,10 @@ def agent_key_create(
 
 def agent_key_authenticate(raw_key: str) -> AgentKey | None:
     """Return the active key matching ``raw_key`` or None (unknown, wrong, revoked, expired)."""
-    if not raw_key.startswith(settings.METAQORE_AGENT_KEY_PREFIX) or len(raw_key) > 200:
+    prefix = settings.METAQORE_AGENT_KEY_PREFIX
+    # Only url-safe characters can be a key; anything else (NUL included, which PostgreSQL
+    # refuses in a query) is no key at all.
+    if not raw_key.startswith(prefix) or not _KEY_BODY.fullmatch(raw_key[len(prefix) :]):
         return None
     record = AgentKey.objects.select_related("agent").filter(prefix=raw_key[:PREFIX_LENGTH]).first()
     if record is None or not hmac.compare_digest(record.key_hash, hash_key(raw_key)):
