@@ -33,8 +33,14 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from compliance.chain import event_hash, format_timestamp, normalize_payload
-from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from compliance.chain import (
+    EVENT_FIELDS,
+    canonical_json,
+    event_hash,
+    format_timestamp,
+    normalize_payload,
+)
+from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent, new_event_id
 from governance.actors import SYSTEM, Actor
 from metaqore_site.middleware import current_request_id
 
@@ -72,20 +78,35 @@ def _actor_fields(actor: Actor | str) -> tuple[str, str]:
     return text, text.removeprefix("agent:") if text.startswith("agent:") else ""
 
 
-def _lock_head() -> AuditChainHead:
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is not None:
-        return head
+_HEAD_TABLE = AuditChainHead._meta.db_table
+_EVENT_TABLE = AuditEvent._meta.db_table
+_LOCK_SQL = f'SELECT seq, hash FROM "{_HEAD_TABLE}" WHERE id = 1 FOR UPDATE'  # noqa: S608
+# One round trip appends the event and moves the head (the row lock is already held).
+_APPEND_SQL = (
+    f'WITH appended AS (INSERT INTO "{_EVENT_TABLE}" ({", ".join(EVENT_FIELDS)}) '  # noqa: S608
+    f"VALUES ({', '.join('%s::jsonb' if name == 'payload' else '%s' for name in EVENT_FIELDS)}) "
+    "RETURNING seq, hash) "
+    f'UPDATE "{_HEAD_TABLE}" AS head SET seq = appended.seq, hash = appended.hash '
+    "FROM appended WHERE head.id = 1"
+)
+
+
+def _lock_head(cursor) -> tuple[int, str]:
+    """Lock this schema's chain head until the transaction ends; (seq, hash) of the last event."""
+    cursor.execute(_LOCK_SQL)
+    row = cursor.fetchone()
+    if row is not None:
+        return row
     # The migration creates the head; rebuild it from the last event if it is ever missing.
     last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
     seq, hash_ = last or (0, GENESIS_HASH)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {AuditChainHead._meta.db_table} (id, seq, hash) "  # noqa: S608
-            "VALUES (1, %s, %s) ON CONFLICT (id) DO NOTHING",
-            [seq, hash_],
-        )
-    return AuditChainHead.objects.select_for_update().get(pk=1)
+    cursor.execute(
+        f'INSERT INTO "{_HEAD_TABLE}" (id, seq, hash) VALUES (1, %s, %s) '  # noqa: S608
+        "ON CONFLICT (id) DO NOTHING",
+        [seq, hash_],
+    )
+    cursor.execute(_LOCK_SQL)
+    return cursor.fetchone()
 
 
 def audit_record(
@@ -106,7 +127,7 @@ def audit_record(
     Appends are serialized per organization by locking the chain head row until the caller's
     transaction ends: seq is gap-free and the chain never forks. If the caller rolls back, the
     event goes too; if the event cannot be written, the exception aborts the caller's change.
-    Three queries: lock the head, insert the event, move the head.
+    Two queries: lock the head; insert the event and move the head.
     """
     organization = current_organization_slug()
     actor_text, actor_agent = _actor_fields(actor)
@@ -126,16 +147,27 @@ def audit_record(
         "payload": normalize_payload(payload),
     }
     # No savepoint: inside a caller's transaction a failure here must fail the caller's change.
-    with transaction.atomic(savepoint=False):
-        head = _lock_head()
-        event = AuditEvent(
-            seq=head.seq + 1, timestamp=timezone.now(), prev_hash=head.hash, **fields
-        )
-        hashed = {**fields, "id": event.id, "seq": event.seq}
-        hashed["timestamp"] = format_timestamp(event.timestamp)
-        event.hash = event_hash(event.prev_hash, hashed)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        prev_seq, prev_hash = _lock_head(cursor)
+        values = {
+            **fields,
+            "id": new_event_id(),
+            "seq": prev_seq + 1,
+            "timestamp": timezone.now(),
+            "prev_hash": prev_hash,
+        }
+        hashed = {**values, "timestamp": format_timestamp(values["timestamp"])}
+        values["hash"] = event_hash(prev_hash, hashed)
+        params = [
+            canonical_json(values[name]) if name == "payload" else values[name]
+            for name in EVENT_FIELDS
+        ]
+        cursor.execute(_APPEND_SQL, params)
+        if cursor.rowcount != 1:
+            raise RuntimeError("The audit chain head did not move.")
+    event = AuditEvent(**values)
+    event._state.adding = False
+    event._state.db = connection.alias
     return event
 
 
