@@ -80,6 +80,7 @@ TENANT_APPS = [
     "projects",
     "artifacts",
     "compliance",
+    "dashboard",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -166,7 +167,8 @@ warnings.filterwarnings("ignore", message="No directory at: ")
 # Request bodies: 1 MiB by default; larger ones get 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("METAQORE_MAX_BODY_BYTES", 1024 * 1024)
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/dashboard/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,8 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:overview", permanent=False)),
+    path("dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("", include("metaqore_site.api.urls")),
 ]

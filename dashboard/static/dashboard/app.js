@@ -1,0 +1,17 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copyTarget);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});
+document.addEventListener("change", (event) => {
+  if (event.target.matches("[data-select-all]")) {
+    document.querySelectorAll("input[name=conflict_ids]").forEach((box) => { box.checked = event.target.checked; });
+  }
+});

@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dashboard.views.admin_pages import AgentKeysView, PolicyView, UsersView
+from dashboard.views.audit import AuditTrailView, AuditVerifyView
+from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
+from dashboard.views.overview import OverviewView
+from dashboard.views.projects import ProjectDetailView, ProjectListView
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="dashboard/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("", OverviewView.as_view(), name="overview"),
+    path("conflicts/", ConflictQueueView.as_view(), name="conflicts"),
+    path("conflicts/<str:conflict_id>/", ConflictDetailView.as_view(), name="conflict"),
+    path("projects/", ProjectListView.as_view(), name="projects"),
+    path("projects/<str:project_id>/", ProjectDetailView.as_view(), name="project"),
+    path("audit/", AuditTrailView.as_view(), name="audit"),
+    path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
+    path("policy/", PolicyView.as_view(), name="policy"),
+    path("keys/", AgentKeysView.as_view(), name="keys"),
+    path("users/", UsersView.as_view(), name="users"),
+]

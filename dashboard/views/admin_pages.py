@@ -1,0 +1,137 @@
+"""Org admin pages: governance policy and providers, agents and keys, users and roles."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+
+from dashboard.forms import AgentKeyForm, PolicyForm, UserForm
+from dashboard.views.base import DashboardPage
+from governance.keys import agent_key_create, agent_key_revoke
+from governance.models import AgentKey, GovernancePolicy, Provider
+from governance.policy import policy_update
+from governance.providers import provider_update
+from governance.roles import ROLES
+
+
+class PolicyView(DashboardPage):
+    template_name = "dashboard/policy.html"
+    nav_key = "policy"
+    required_action = "change_policy"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        policy = GovernancePolicy.load()
+        context.update(
+            policy=policy,
+            form=kwargs.get("form")
+            or PolicyForm(
+                initial={
+                    "mode": policy.mode,
+                    "routing_policy": policy.routing_policy,
+                    "auto_archive_superseded": policy.auto_archive_superseded,
+                }
+            ),
+            providers=Provider.objects.order_by("priority", "name"),
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if "provider" in request.POST:
+            provider = get_object_or_404(Provider, name=request.POST["provider"][:100])
+            available = not provider.available
+            self.governed(
+                lambda: provider_update(
+                    provider=provider, actor=self.actor, changes={"available": available}
+                ),
+                f"{provider.name} is now {'available' if available else 'unavailable'}.",
+            )
+            return redirect("dashboard:policy")
+        form = PolicyForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        self.governed(
+            lambda: policy_update(actor=self.actor, changes=form.cleaned_data), "Policy saved."
+        )
+        return redirect("dashboard:policy")
+
+
+class AgentKeysView(DashboardPage):
+    template_name = "dashboard/keys.html"
+    nav_key = "keys"
+    required_action = "manage_keys"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            form=kwargs.get("form") or AgentKeyForm(),
+            keys=AgentKey.objects.select_related("agent").order_by("-created_at")[:500],
+            # The plaintext key is shown once, right after it was created, then forgotten.
+            new_key=self.request.session.pop("new_agent_key", None),
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if "revoke" in request.POST:
+            record = get_object_or_404(AgentKey, pk=request.POST["revoke"][:20])
+            self.governed(
+                lambda: agent_key_revoke(prefix=record.prefix, actor=self.actor),
+                f"Key {record.prefix}… revoked.",
+            )
+            return redirect("dashboard:keys")
+        form = AgentKeyForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+
+        def create():
+            new = agent_key_create(
+                agent_name=form.cleaned_data["agent"],
+                privileged=form.cleaned_data["privileged"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                created_by=str(self.actor),
+                actor=self.actor,
+            )
+            request.session["new_agent_key"] = {"key": new.key, "agent": new.record.agent.name}
+
+        self.governed(create, "Key created. Copy it now: it is not shown again.")
+        return redirect("dashboard:keys")
+
+
+class UsersView(DashboardPage):
+    template_name = "dashboard/users.html"
+    nav_key = "users"
+    required_action = "manage_keys"  # org_admin only
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        users = get_user_model().objects.prefetch_related("groups").order_by("username")[:500]
+        context.update(
+            form=kwargs.get("form") or UserForm(),
+            users=[(user, sorted(g.name for g in user.groups.all())) for user in users],
+            roles=ROLES,
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        User = get_user_model()
+        if "set_roles" in request.POST:
+            user = get_object_or_404(User, username=request.POST["set_roles"][:150])
+            roles = [r for r in request.POST.getlist("roles") if r in ROLES]
+            user.groups.set(Group.objects.filter(name__in=roles))
+            messages.success(request, f"Roles of {user.username}: {', '.join(roles) or 'none'}.")
+            return redirect("dashboard:users")
+        form = UserForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        data = form.cleaned_data
+        if User.objects.filter(username=data["username"]).exists():
+            messages.error(request, f"User '{data['username']}' already exists.")
+            return redirect("dashboard:users")
+        with transaction.atomic():
+            user = User.objects.create_user(data["username"], "", data["password"], is_staff=True)
+            user.groups.set(Group.objects.filter(name__in=data["roles"]))
+        messages.success(request, f"User {user.username} created ({', '.join(data['roles'])}).")
+        return redirect("dashboard:users")

@@ -1,0 +1,71 @@
+"""What every dashboard page shares: login, the role check, the acting user as an Actor."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.views.generic import TemplateView
+
+from governance.actors import Actor, actor_for_user
+from governance.permissions import actor_can
+from metaqore_site.api.exceptions import GovernanceError
+
+NAV = [
+    ("overview", "Overview", "read"),
+    ("conflicts", "Conflicts", "read"),
+    ("projects", "Projects", "read"),
+    ("audit", "Audit trail", "read_audit"),
+    ("policy", "Policy", "change_policy"),
+    ("keys", "Agents & keys", "manage_keys"),
+    ("users", "Users & roles", "manage_keys"),
+]
+
+
+class DashboardMixin(LoginRequiredMixin):
+    """Login required; ``required_action`` (governance.permissions) decides access."""
+
+    required_action = "read"
+    nav_key = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not self.can(self.required_action):
+            raise PermissionDenied(f"Your role does not allow '{self.required_action}'.")
+        return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def actor(self) -> Actor:
+        return actor_for_user(self.request.user)
+
+    def can(self, action: str) -> bool:
+        return actor_can(self.actor, action)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["nav"] = [
+            {"key": key, "label": label, "url": f"dashboard:{key}", "active": key == self.nav_key}
+            for key, label, action in NAV
+            if self.can(action)
+        ]
+        context["actor"] = self.actor
+        context["organization"] = getattr(self.request, "tenant", None)
+        return context
+
+    def governed(self, action, success: str) -> bool:
+        """Run a service call; turn governance refusals into messages (no 500s)."""
+        try:
+            action()
+        except GovernanceError as exc:
+            messages.error(self.request, exc.detail)
+            return False
+        except (ValueError, LookupError) as exc:
+            messages.error(self.request, str(exc))
+            return False
+        messages.success(self.request, success)
+        return True
+
+
+class DashboardPage(DashboardMixin, TemplateView):
+    pass
