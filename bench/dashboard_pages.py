@@ -19,18 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from declare_scaling import fill  # noqa: E402  (also sets up Django)
-from export_bench import load_events  # noqa: E402
+from declare_scaling import fill
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from export_bench import load_events
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-from governance.actors import Actor  # noqa: E402
-from projects.services import project_create  # noqa: E402
-from tenants.services import organization_create  # noqa: E402
+from governance.actors import Actor
+from projects.services import project_create
+from tenants.services import organization_create
 
 CONFLICTS_SQL = """
 INSERT INTO governance_conflict (id, project_id, artifact_id, conflict_type, severity,
