@@ -77,28 +77,34 @@ def server_command(kind: str, port: int) -> list[str]:
 
 @contextlib.contextmanager
 def running_server(
-    env: dict[str, str], kind: str = "runserver", timeout: float = 30
+    env: dict[str, str], kind: str = "runserver", timeout: float = 30, log: Path | None = None
 ) -> Iterator[str]:
     """Serve the project (``runserver`` or ``gunicorn``) on a free port; yield its base URL.
 
-    The server is killed at the end, whatever happens in the ``with`` block.
+    The server's stderr (request lines, tracebacks) goes to ``log`` when given: a pipe nobody
+    reads would block a chatty server. The server is killed at the end, whatever happens in
+    the ``with`` block.
     """
     port = free_port()
+    stderr = open(log, "w+") if log else subprocess.PIPE  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         server_command(kind, port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
+    stderr = proc.stderr or stderr
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{kind} exited early:\n{proc.stderr.read()}")
+                if log:
+                    stderr.seek(0)
+                raise RuntimeError(f"{kind} exited early:\n{stderr.read()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
@@ -110,7 +116,7 @@ def running_server(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers
         proc.wait(timeout=10)
-        proc.stderr.close()
+        stderr.close()
 
 
 def http(
