@@ -66,7 +66,10 @@ def current_organization_slug() -> str:
         from tenants.models import Organization
 
         found = Organization.objects.filter(schema_name=schema).values_list("slug", flat=True)
-        _slugs[schema] = found.first() or schema
+        slug = found.first()
+        if slug is None:  # not committed yet, or not an org: do not remember a guess
+            return schema
+        _slugs[schema] = slug
     return _slugs[schema]
 
 

@@ -9,9 +9,7 @@ from compliance.api.views import (
 
 urlpatterns = [
     re_path(r"^audit/?$", AuditEventListView.as_view(), name="audit-list"),
-    re_path(
-        r"^audit/(?P<pk>evt_[0-9a-f]{1,32})/?$", AuditEventDetailView.as_view(), name="audit-detail"
-    ),
+    re_path(r"^audit/(?P<pk>[^/]{1,64})/?$", AuditEventDetailView.as_view(), name="audit-detail"),
     re_path(r"^export/?$", AuditExportView.as_view(), name="audit-export"),
     re_path(r"^verify/?$", AuditVerifyView.as_view(), name="audit-verify"),
 ]

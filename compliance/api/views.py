@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -40,6 +40,11 @@ class AuditEventDetailView(ActorMixin, generics.RetrieveAPIView):
     queryset = AuditEvent.objects.all()
     serializer_class = AuditEventSerializer
     permission_classes = [CanReadAudit]
+
+    def get_object(self):
+        if "\x00" in self.kwargs["pk"]:  # PostgreSQL text cannot hold NUL: no such event
+            raise NotFound()
+        return super().get_object()
 
 
 class AuditExportView(GovernedAPIView):

@@ -126,6 +126,10 @@ def test_list_is_newest_first_with_chain_fields(auditor_client, sample):
     assert body["results"][1]["hash"] == first["prev_hash"]
     single = auditor_client.get(f"{AUDIT}/{first['id']}").json()
     assert single == first
+    for unknown in ("evt_0", "xyz", "evt_%00"):
+        response = auditor_client.get(f"{AUDIT}/{unknown}/")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
 
 
 @pytest.mark.parametrize(
