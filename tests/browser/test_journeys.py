@@ -249,6 +249,7 @@ def test_auditor_filters_the_trail_and_downloads_csv(browser, scenery, in_org):
     shown = [row.get_attribute("data-seq") for row in browser.all("tr[data-seq]")]
     assert shown
     assert set(shown) != unfiltered
+    browser.screenshot("audit")
 
     # The download links carry the filter; the CSV holds exactly the filtered events
     formats = ("csv", "json", "jsonl")
@@ -278,7 +279,6 @@ def test_auditor_filters_the_trail_and_downloads_csv(browser, scenery, in_org):
     # Verify the chain
     browser.click_and_wait(browser.css("button#verify-chain"))
     assert "intact" in browser.text("#verify-result").lower()
-    browser.screenshot("audit")
 
     # An auditor reads conflicts but cannot resolve them
     browser.open(f"/dashboard/conflicts/{scenery.planning}/")
