@@ -53,6 +53,12 @@ METAQORE_PRIVILEGED_RATE_LIMIT_PER_MINUTE = env_int(
 METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE = env_int("METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE", 10)
 METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE = env_int("METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE", 30)
 METAQORE_AGENT_KEY_PREFIX = "mq_"
+# Live events (SSE, WebSocket, webhooks) and metrics; see README "Live events" and "Metrics".
+METAQORE_SSE_HEARTBEAT_SECONDS = float(os.environ.get("METAQORE_SSE_HEARTBEAT_SECONDS") or 15)
+METAQORE_STREAM_DB_THREADS = env_int("METAQORE_STREAM_DB_THREADS", 4)
+METAQORE_WEBHOOK_ALLOW_PRIVATE = env_bool("METAQORE_WEBHOOK_ALLOW_PRIVATE", False)
+METAQORE_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_TIMEOUT_SECONDS") or 10)
+METAQORE_METRICS_TOKEN = os.environ.get("METAQORE_METRICS_TOKEN", "")
 
 SHARED_APPS = [
     "django_tenants",
@@ -93,6 +99,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    "metaqore_site.metrics.RequestMetricsMiddleware",
     "metaqore_site.middleware.RequestIdMiddleware",
     "metaqore_site.middleware.BodySizeLimitMiddleware",
     "tenants.middleware.OrganizationMiddleware",
@@ -182,7 +189,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "metaqore_site.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "metaqore_site.api.openapi.MetaQoreAutoSchema",
     "EXCEPTION_HANDLER": "metaqore_site.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": None,
@@ -207,6 +214,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "ConflictStrategyEnum": "governance.models.Conflict.Strategy",
+        "SensitivityEnum": "projects.models.Task.Sensitivity",
+        "RoutingSensitivityEnum": "governance.routing.SENSITIVITY_LEVELS",
+    },
 }
 
 # Production hardening: on whenever DEBUG is off; the proxy header only when the operator says
@@ -225,10 +237,25 @@ if os.environ.get("METAQORE_PROXY_SSL_HEADER"):
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SESSION_COOKIE_HTTPONLY = True
 
+# JSON lines (request id, org) in production; readable text while developing.
+LOG_FORMAT = os.environ.get("METAQORE_LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "metaqore_site.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "metaqore_site.logging.JsonFormatter"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(org)s %(request_id)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("METAQORE_LOG_LEVEL", "INFO")},
     "loggers": {
         # pgserver logs at INFO on every process start; only its problems matter.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -53,7 +54,9 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 
 
 def free_port() -> int:
-    for port in PORTS:
+    # Random order: test runs that share the machine (parallel sessions) rarely collide on
+    # a port between our bind check and the server's own bind.
+    for port in random.sample(PORTS, len(PORTS)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

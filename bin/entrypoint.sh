@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# MetaQore container entrypoint (also run by the test suite outside Docker).
+#
+#   bin/entrypoint.sh web       wait for the database, migrate, [demo org], exec gunicorn (ASGI)
+#   bin/entrypoint.sh migrate   wait for the database and migrate every schema, then exit
+#   bin/entrypoint.sh worker    wait for the database, exec the webhook delivery worker
+#   bin/entrypoint.sh <cmd…>    anything else is exec'd as is (e.g. python manage.py shell)
+#
+# Environment: DATABASE_URL (required in containers), METAQORE_DB_WAIT_SECONDS (60),
+# METAQORE_MIGRATE_ON_START (true for `web`), METAQORE_DEMO_ORG (false), PORT / METAQORE_PORT,
+# WEB_CONCURRENCY (gunicorn workers), PYTHON (python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+truthy() { case "${1,,}" in 1|true|yes|on) return 0 ;; *) return 1 ;; esac; }
+
+wait_for_database() {
+  local deadline=$(( $(date +%s) + ${METAQORE_DB_WAIT_SECONDS:-60} ))
+  until "$PYTHON" - <<'PY' 2>/dev/null
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
+import django
+django.setup()
+from django.db import connection
+connection.ensure_connection()
+PY
+  do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "entrypoint: database not reachable after ${METAQORE_DB_WAIT_SECONDS:-60}s" >&2
+      exit 1
+    fi
+    echo "entrypoint: waiting for the database…" >&2
+    sleep 1
+  done
+}
+
+migrate() {
+  "$PYTHON" manage.py migrate_schemas --verbosity 0
+}
+
+demo_org() {
+  if truthy "${METAQORE_DEMO_ORG:-false}"; then
+    "$PYTHON" manage.py demo_setup --port "${METAQORE_PUBLIC_PORT:-${PORT:-${METAQORE_PORT:-8001}}}"
+  fi
+}
+
+command="${1:-web}"
+case "$command" in
+  web)
+    wait_for_database
+    if truthy "${METAQORE_MIGRATE_ON_START:-true}"; then migrate; fi
+    demo_org
+    export PORT="${PORT:-${METAQORE_PORT:-8001}}"
+    if [ -f gunicorn.conf.py ]; then  # workers, bind and worker class come from the config
+      exec "$PYTHON" -m gunicorn metaqore_site.asgi:application --config gunicorn.conf.py
+    fi
+    exec "$PYTHON" -m gunicorn metaqore_site.asgi:application \
+      --worker-class uvicorn_worker.UvicornWorker \
+      --workers "${WEB_CONCURRENCY:-2}" --bind "0.0.0.0:${PORT}"
+    ;;
+  migrate)
+    wait_for_database
+    migrate
+    demo_org
+    ;;
+  worker)
+    wait_for_database
+    exec "$PYTHON" manage.py run_webhook_worker
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
