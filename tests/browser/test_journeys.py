@@ -18,7 +18,7 @@ from artifacts.models import Artifact
 from artifacts.services import artifact_declare, artifact_transition
 from compliance.models import AuditEvent
 from governance.actors import SYSTEM, Actor
-from governance.models import Conflict, GovernancePolicy
+from governance.models import Conflict, GovernancePolicy, Provider
 from governance.resolution import conflict_resolve
 from projects.services import project_create
 
@@ -192,6 +192,7 @@ def test_officer_resolves_a_conflict_and_activates_the_artifact(browser, scenery
 
     # Bulk: merge the LOW conflict from the queue
     browser.open("/dashboard/conflicts/")
+    browser.css("#bulk-form button[name=bulk_strategy][value=override]")
     row = browser.css(f'tr[data-conflict-id="{scenery.stale}"]')
     browser.css("input[name=conflict_ids]", within=row).click()
     browser.click_and_wait(browser.css("#bulk-form button[name=bulk_strategy][value=merge]"))
@@ -294,6 +295,8 @@ def test_admin_switches_routing_policy_and_manages_keys(browser, scenery, in_org
     # Policy
     browser.open("/dashboard/policy/")
     form = browser.css("form#policy-form")
+    browser.css("select[name=mode]", within=form)
+    browser.css("input[type=checkbox][name=auto_archive_superseded]", within=form)
     routing = browser.css("select[name=routing_policy]", within=form)
     before = selected(routing)
     target = next(
@@ -305,9 +308,14 @@ def test_admin_switches_routing_policy_and_manages_keys(browser, scenery, in_org
     browser.submit(form)
     assert success_message(browser)
     assert selected(browser.css("form#policy-form select[name=routing_policy]")) == target
-    assert browser.all("tr[data-provider]"), "no providers listed"
-    browser.css("tr[data-provider] form.provider-toggle")
     browser.screenshot("policy")
+    # A provider taken out of rotation, then back
+    provider = browser.css("tr[data-provider]").get_attribute("data-provider")
+    for available in (False, True):
+        row = browser.css(f'tr[data-provider="{provider}"]')
+        browser.submit(browser.css("form.provider-toggle", within=row))
+        with in_org():
+            assert Provider.objects.get(name=provider).available is available
     policy = browser.fetch_json("/api/v1/governance/policy")
     assert policy["routing_policy"] == target
     assert policy["updated_by"] == "user:ada"
@@ -319,6 +327,8 @@ def test_admin_switches_routing_policy_and_manages_keys(browser, scenery, in_org
     # Agent keys: create one, use it, revoke it
     browser.open("/dashboard/keys/")
     form = browser.css("form#create-key-form")
+    browser.css("input[type=checkbox][name=privileged]", within=form)
+    browser.css("[name=expires_in_days]", within=form)
     browser.css("[name=agent]", within=form).send_keys("release-bot")
     browser.submit(form)
     key = browser.text("code#new-key").strip()
@@ -340,6 +350,8 @@ def test_admin_switches_routing_policy_and_manages_keys(browser, scenery, in_org
     # Users: create an auditor
     browser.open("/dashboard/users/")
     form = browser.css("form#create-user-form")
+    roles = {box.get_attribute("value") for box in browser.all("input[name=roles]", within=form)}
+    assert roles == {"org_admin", "compliance_officer", "auditor", "viewer"}
     browser.css("[name=username]", within=form).send_keys("nina")
     browser.css("[name=password]", within=form).send_keys("Nina-Audits-2024!")
     browser.css("input[name=roles][value=auditor]", within=form).click()
