@@ -1,0 +1,103 @@
+"""Typed results: what agents branch on, without digging through dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: str
+    conflict_type: str
+    severity: str
+    status: str
+    description: str
+    hint: str
+    suggested_strategy: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Conflict:
+        return cls(
+            id=data["id"],
+            conflict_type=data["conflict_type"],
+            severity=data["severity"],
+            status=data["status"],
+            description=data.get("description", ""),
+            hint=data.get("hint", ""),
+            suggested_strategy=data.get("suggested_strategy", ""),
+            details=data.get("details") or {},
+        )
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """The answer to a declaration: accepted, auto_resolved, accepted_with_warnings or blocked.
+    A block is an outcome, not an exception: the artifact is stored and humans can act on it."""
+
+    outcome: str
+    mode: str
+    artifact: dict[str, Any]
+    conflicts: list[Conflict]
+    remediation: list[dict[str, str]]
+
+    @property
+    def artifact_id(self) -> str:
+        return self.artifact["id"]
+
+    @property
+    def blocked(self) -> bool:
+        return self.outcome == "blocked"
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in ("accepted", "auto_resolved", "accepted_with_warnings")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Declaration:
+        governance = data.get("governance") or {}
+        artifact = {key: value for key, value in data.items() if key != "governance"}
+        return cls(
+            outcome=governance.get("outcome", "accepted"),
+            mode=governance.get("mode", ""),
+            artifact=artifact,
+            conflicts=[Conflict.from_json(c) for c in governance.get("conflicts", [])],
+            remediation=list(governance.get("remediation", [])),
+        )
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """Allowed or vetoed; a veto (HTTP 403) is returned, not raised."""
+
+    allowed: bool
+    sensitivity: str
+    allowed_providers: list[str]
+    recommended_provider: str | None
+    decision_id: str
+    policy: str
+    policy_revision: int
+    veto: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoutingDecision:
+        return cls(
+            allowed=data.get("allowed", True),
+            sensitivity=data["sensitivity"],
+            allowed_providers=list(data.get("allowed_providers", [])),
+            recommended_provider=data.get("recommended_provider"),
+            decision_id=data["decision_id"],
+            policy=data["policy"],
+            policy_revision=data["policy_revision"],
+            veto=data.get("veto"),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One governance event from the live stream (``seq`` is the resume cursor)."""
+
+    seq: int
+    event_type: str
+    data: dict[str, Any]
