@@ -280,7 +280,9 @@ def main() -> None:
             "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         print(json.dumps(result, indent=2))
-        out = ROOT / "bench" / "results" / f"export_bench_{args.format}_{args.server}.json"
+        size_tag = "" if args.events == 1_000_000 else f"_{args.events}"
+        name = f"export_bench_{args.format}_{args.server}{size_tag}.json"
+        out = ROOT / "bench" / "results" / name
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
     finally:
