@@ -14,6 +14,27 @@ from metaqore_site.ids import public_id
 
 GENESIS_HASH = "0" * 64  # the prev_hash of an organization's first event (seq 1)
 
+# The audit events that are also live events (SSE, WebSocket, webhooks): what clients act on.
+# A pattern ending in ".*" is a prefix; anything else is an exact event type.
+STREAMED_EVENT_TYPES = (
+    "artifact.*",
+    "conflict.*",
+    "routing.veto",
+    "specialist.*",
+    "policy.changed",
+)
+EVENTS_CHANNEL = "metaqore_events"  # NOTIFY channel; payload "<schema>:<seq>"
+
+
+def streamed_types_sql(column: str) -> str:
+    """SQL true when ``column`` is a streamed event type (no % signs: safe in any SQL text)."""
+    return " OR ".join(
+        f"starts_with({column}, '{pattern[:-1]}')"
+        if pattern.endswith("*")
+        else f"{column} = '{pattern}'"
+        for pattern in STREAMED_EVENT_TYPES
+    )
+
 
 def new_event_id() -> str:
     return public_id("evt")
@@ -79,6 +100,19 @@ class AuditEvent(models.Model):
                 operation=pgtrigger.Update | pgtrigger.Delete,
             ),
             _refuse_truncate("audit_event_no_truncate", "audit events"),
+            # Live events: streaming processes LISTEN and read the new rows by seq. NOTIFY is
+            # delivered on commit only, so a rolled-back event is never announced.
+            pgtrigger.Trigger(
+                name="audit_event_notify",
+                level=pgtrigger.Row,
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                condition=pgtrigger.Condition(streamed_types_sql("NEW.event_type")),
+                func=(
+                    f"PERFORM pg_notify('{EVENTS_CHANNEL}', TG_TABLE_SCHEMA || ':' || NEW.seq);"
+                    " RETURN NULL;"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,3 +139,75 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq} {self.hash[:12]}"
+
+
+def new_webhook_id() -> str:
+    return public_id("whk")
+
+
+def new_delivery_id() -> str:
+    return public_id("whd")
+
+
+class Webhook(models.Model):
+    """An org's subscriber: live events matching ``event_types`` are POSTed to ``url``.
+
+    ``last_seq`` is its cursor in the audit trail (the outbox): events up to it have been
+    queued as deliveries. ``failing_since`` is the first failure since the last success; a
+    webhook failing for 24 h is disabled (``webhook.disabled`` event).
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_webhook_id, editable=False)
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=200)
+    event_types = models.JSONField(default=list, blank=True)  # globs; empty = every live event
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_by = models.CharField(max_length=220, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_seq = models.BigIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: its attempts, last status code and next retry."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"  # gave up after the maximum number of attempts
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_delivery_id, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_seq = models.BigIntegerField()
+    event_id = models.CharField(max_length=32)
+    event_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    responses = models.JSONField(default=list, blank=True)  # one entry per attempt
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-event_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_seq"], name="webhook_delivery_once")
+        ]
+        indexes = [
+            models.Index(fields=["webhook", "status", "event_seq"], name="webhook_delivery_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} #{self.event_seq} {self.status}"

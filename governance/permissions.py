@@ -19,6 +19,7 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
     "manage_keys": frozenset({ORG_ADMIN}),
+    "manage_webhooks": frozenset({ORG_ADMIN}),  # they receive the org's events: admins only
     "internal": frozenset(),  # privileged clients only
 }
 # Actions any agent key may take, and those reserved to privileged keys.

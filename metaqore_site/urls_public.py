@@ -5,9 +5,11 @@ from django.urls import path, re_path
 
 from metaqore_site.api.health import HealthView
 from metaqore_site.api.urls import docs_urlpatterns
+from metaqore_site.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/v1/health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     *docs_urlpatterns,
 ]

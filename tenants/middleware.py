@@ -29,8 +29,8 @@ class OrganizationMiddleware(TenantMainMiddleware):
             return JsonResponse({"detail": "Unknown host."}, status=400)
         slug = request.headers.get(ORG_HEADER, "").strip()
         try:
-            organization = self._resolve(hostname, slug)
-        except _NotFound as exc:
+            organization = organization_resolve(hostname, slug)
+        except OrganizationNotFound as exc:
             return JsonResponse({"detail": str(exc)}, status=exc.status)
         except DatabaseError:
             return JsonResponse(
@@ -46,27 +46,34 @@ class OrganizationMiddleware(TenantMainMiddleware):
         self.setup_url_routing(request)
         return None
 
-    @staticmethod
-    def _resolve(hostname: str, slug: str) -> Organization | None:
-        if hostname in settings.METAQORE_PUBLIC_HOSTS:
-            if not slug:
-                return None
-            if not re.fullmatch(SLUG_PATTERN, slug):  # no query for what cannot be a slug
-                raise _NotFound(f"Unknown organization '{slug[:100]}'.")
-            try:
-                return Organization.objects.get(slug=slug)
-            except Organization.DoesNotExist:
-                raise _NotFound(f"Unknown organization '{slug}'.") from None
-        try:
-            organization = Domain.objects.select_related("tenant").get(domain=hostname).tenant
-        except Domain.DoesNotExist:
-            raise _NotFound(f"No organization serves host '{hostname}'.") from None
-        if slug and slug != organization.slug:
-            raise _NotFound(f"Header {ORG_HEADER} '{slug}' does not match this host.", status=400)
-        return organization
 
+class OrganizationNotFound(Exception):
+    """No organization for this host/header; ``status`` is the HTTP answer (404 or 400)."""
 
-class _NotFound(Exception):
     def __init__(self, message: str, status: int = 404):
         super().__init__(message)
         self.status = status
+
+
+def organization_resolve(hostname: str, slug: str) -> Organization | None:
+    """The organization a request reaches by its host, or by ``X-MetaQore-Org`` on a public
+    host (None: the public schema). Also used for WebSocket connections. Queries the public
+    schema: call it with the connection there."""
+    if hostname in settings.METAQORE_PUBLIC_HOSTS:
+        if not slug:
+            return None
+        if not re.fullmatch(SLUG_PATTERN, slug):  # no query for what cannot be a slug
+            raise OrganizationNotFound(f"Unknown organization '{slug[:100]}'.")
+        try:
+            return Organization.objects.get(slug=slug)
+        except Organization.DoesNotExist:
+            raise OrganizationNotFound(f"Unknown organization '{slug}'.") from None
+    try:
+        organization = Domain.objects.select_related("tenant").get(domain=hostname).tenant
+    except Domain.DoesNotExist:
+        raise OrganizationNotFound(f"No organization serves host '{hostname}'.") from None
+    if slug and slug != organization.slug:
+        raise OrganizationNotFound(
+            f"Header {ORG_HEADER} '{slug}' does not match this host.", status=400
+        )
+    return organization

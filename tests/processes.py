@@ -18,7 +18,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = range(8101, 8200)  # the range these tests may use for their servers
+
+
+def _port_range(text: str) -> range:
+    first, _, last = text.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+# The range these tests may use for their servers; METAQORE_TEST_PORTS="8601-8699" gives a
+# concurrent test run a range of its own.
+PORTS = _port_range(os.environ.get("METAQORE_TEST_PORTS", "8101-8199"))
 
 
 def database_url(settings_dict: dict) -> str:
@@ -63,7 +72,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8101-8199")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def server_command(kind: str, port: int) -> list[str]:

@@ -1,0 +1,204 @@
+"""Prometheus metrics at ``GET /metrics`` (public host; ``METAQORE_METRICS_TOKEN`` protects it).
+
+Two kinds of series, and how each stays true with several workers:
+
+- Per-process series (HTTP requests and latency, open SSE/WebSocket clients) are
+  prometheus-client metrics. With several worker processes set ``PROMETHEUS_MULTIPROC_DIR``
+  (``gunicorn.conf.py`` does it for you): every process then writes its values to files there
+  and a scrape of any worker sums them all (``MultiProcessCollector``; the client gauges use
+  ``livesum``, so dead workers drop out).
+- Governance series (artifacts declared by outcome, conflicts by type/severity, open
+  conflicts, routing vetoes by policy, webhook deliveries by result) are read from each
+  organization's database tables at scrape time. They are the same whichever worker answers,
+  survive restarts and count writes made by commands and the shell too. Counters come from the
+  append-only audit trail (or tables that only grow), so they never go down.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_tenants.utils import schema_context
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+HTTP_REQUESTS = Counter(
+    "metaqore_http_requests",
+    "HTTP requests served, by route (URL pattern), method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "metaqore_http_request_duration_seconds",
+    "Time to the response (the first byte for streams), by route and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+STREAM_CLIENTS = Gauge(
+    "metaqore_stream_clients",
+    "Connected live-event clients, by transport (sse, websocket).",
+    ["transport"],
+    multiprocess_mode="livesum",
+)
+for _transport in ("sse", "websocket"):
+    STREAM_CLIENTS.labels(_transport)
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return "/" + match.route if match is not None and match.route else "unmatched"
+
+
+class RequestMetricsMiddleware:
+    """Counts every request and times it (outermost, so 404s of unknown hosts count too)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        route = _route(request)
+        method = request.method if request.method in METHODS else "other"
+        HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - start)
+        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
+        return response
+
+
+# --- governance series, from the database ---------------------------------------------------
+
+
+def _organizations() -> list[tuple[str, str]]:
+    from tenants.models import Organization
+
+    return list(Organization.objects.order_by("slug").values_list("slug", "schema_name"))
+
+
+def _payload_counts(event_type: str, key: str) -> list[tuple[str, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(payload->>%s, ''), count(*) FROM compliance_auditevent "
+            "WHERE event_type = %s GROUP BY 1 ORDER BY 1",
+            [key, event_type],
+        )
+        return cursor.fetchall()
+
+
+class GovernanceCollector:
+    """Reads the governance series of every organization (a few indexed queries each)."""
+
+    def collect(self) -> Iterator:
+        from compliance.models import WebhookDelivery
+        from governance.models import Conflict
+
+        declared = CounterMetricFamily(
+            "metaqore_artifacts_declared",
+            "Artifact declarations, by outcome (accepted, blocked, auto_resolved, …).",
+            labels=["organization", "outcome"],
+        )
+        conflicts = CounterMetricFamily(
+            "metaqore_conflicts_detected",
+            "Conflicts detected, by type and severity.",
+            labels=["organization", "type", "severity"],
+        )
+        open_conflicts = GaugeMetricFamily(
+            "metaqore_conflicts_open",
+            "Unresolved (open or escalated) conflicts, by severity.",
+            labels=["organization", "severity"],
+        )
+        vetoes = CounterMetricFamily(
+            "metaqore_routing_vetoes",
+            "Provider vetoes by the routing policy in force.",
+            labels=["organization", "policy"],
+        )
+        deliveries = CounterMetricFamily(
+            "metaqore_webhook_deliveries",
+            "Webhook deliveries that ended, by result (delivered, failed after all retries).",
+            labels=["organization", "result"],
+        )
+        pending = GaugeMetricFamily(
+            "metaqore_webhook_deliveries_pending",
+            "Webhook deliveries waiting for their first attempt or a retry.",
+            labels=["organization"],
+        )
+        for slug, schema in _organizations():
+            with schema_context(schema):
+                for outcome, count in _payload_counts("artifact.declared", "outcome"):
+                    declared.add_metric([slug, outcome or "unknown"], count)
+                for row in (
+                    Conflict.objects.order_by()
+                    .values("conflict_type", "severity")
+                    .annotate(n=Count("pk"))
+                ):
+                    conflicts.add_metric([slug, row["conflict_type"], row["severity"]], row["n"])
+                open_by_severity = dict(
+                    Conflict.objects.filter(status__in=Conflict.UNRESOLVED)
+                    .order_by()
+                    .values_list("severity")
+                    .annotate(n=Count("pk"))
+                )
+                for severity in Conflict.Severity.values:
+                    open_conflicts.add_metric([slug, severity], open_by_severity.get(severity, 0))
+                for policy, count in _payload_counts("routing.veto", "policy"):
+                    vetoes.add_metric([slug, policy or "unknown"], count)
+                by_status = dict(
+                    WebhookDelivery.objects.order_by().values_list("status").annotate(n=Count("pk"))
+                )
+                for result in (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED):
+                    deliveries.add_metric([slug, result], by_status.get(result, 0))
+                pending.add_metric([slug], by_status.get(WebhookDelivery.Status.PENDING, 0))
+        yield from (declared, conflicts, open_conflicts, vetoes, deliveries, pending)
+
+
+def _process_metrics() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def _governance_metrics() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GovernanceCollector())
+    return generate_latest(registry)
+
+
+def metrics_authorized(request: HttpRequest) -> bool:
+    token = settings.METAQORE_METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+    if not metrics_authorized(request):
+        response = JsonResponse({"detail": "A valid metrics token is required."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body = _process_metrics() + _governance_metrics()
+    response = HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response
