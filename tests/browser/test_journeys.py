@@ -121,6 +121,12 @@ def success_message(browser) -> str:
     return browser.text(".messages .success")
 
 
+def assert_admin_pages_forbidden(browser) -> None:
+    for page in ("policy", "keys", "users"):
+        status, _, _ = browser.fetch(f"/dashboard/{page}/")
+        assert status == 403, page
+
+
 # --- 1. compliance officer: resolve a blocked artifact's conflict, then activate it ---------
 
 
@@ -216,6 +222,7 @@ def test_officer_resolves_a_conflict_and_activates_the_artifact(browser, scenery
     browser.screenshot("project")
     with in_org():
         assert Artifact.objects.get(pk=scenery.blocked).state == "active"
+    assert_admin_pages_forbidden(browser)
 
 
 def select(element, value: str) -> None:
@@ -284,6 +291,7 @@ def test_auditor_filters_the_trail_and_downloads_csv(browser, scenery, in_org):
     # An auditor reads conflicts but cannot resolve them
     browser.open(f"/dashboard/conflicts/{scenery.planning}/")
     assert not browser.exists("#resolve-form")
+    assert_admin_pages_forbidden(browser)
 
 
 # --- 3. org admin: routing policy, agent keys, users -----------------------------------------
@@ -375,9 +383,7 @@ def test_viewer_cannot_resolve_or_administer(browser, scenery):
     assert not browser.exists("#resolve-form")
     browser.open("/dashboard/policy/")
     assert not browser.exists("form#policy-form")
-    for page in ("policy", "keys", "users"):
-        status, _, _ = browser.fetch(f"/dashboard/{page}/")
-        assert status == 403, page
+    assert_admin_pages_forbidden(browser)
     status, _, _ = browser.fetch(f"/dashboard/conflicts/{scenery.planning}/")
     assert status == 200
 
