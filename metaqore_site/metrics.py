@@ -91,12 +91,15 @@ def _organizations() -> list[tuple[str, str]]:
     return list(Organization.objects.order_by("slug").values_list("slug", "schema_name"))
 
 
-def _payload_counts(event_type: str, key: str) -> list[tuple[str, int]]:
+def _payload_counts(event_type: str, *keys: str) -> list[tuple]:
+    """(value of each payload key…, count) of the audit events of one type."""
+    columns = ", ".join("COALESCE(payload->>%s, '')" for _ in keys)
+    groups = ", ".join(str(i + 1) for i in range(len(keys)))
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COALESCE(payload->>%s, ''), count(*) FROM compliance_auditevent "
-            "WHERE event_type = %s GROUP BY 1 ORDER BY 1",
-            [key, event_type],
+            f"SELECT {columns}, count(*) FROM compliance_auditevent "  # noqa: S608
+            f"WHERE event_type = %s GROUP BY {groups} ORDER BY {groups}",
+            [*keys, event_type],
         )
         return cursor.fetchall()
 
@@ -125,8 +128,8 @@ class GovernanceCollector:
         )
         vetoes = CounterMetricFamily(
             "metaqore_routing_vetoes",
-            "Provider vetoes by the routing policy in force.",
-            labels=["organization", "policy"],
+            "Provider vetoes, by routing policy in force and the rule violated.",
+            labels=["organization", "policy", "violated"],
         )
         deliveries = CounterMetricFamily(
             "metaqore_webhook_deliveries",
@@ -156,8 +159,10 @@ class GovernanceCollector:
                 )
                 for severity in Conflict.Severity.values:
                     open_conflicts.add_metric([slug, severity], open_by_severity.get(severity, 0))
-                for policy, count in _payload_counts("routing.veto", "policy"):
-                    vetoes.add_metric([slug, policy or "unknown"], count)
+                for policy, violated, count in _payload_counts(
+                    "routing.veto", "policy", "policy_violated"
+                ):
+                    vetoes.add_metric([slug, policy or "unknown", violated or "unknown"], count)
                 by_status = dict(
                     WebhookDelivery.objects.order_by().values_list("status").annotate(n=Count("pk"))
                 )

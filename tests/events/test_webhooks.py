@@ -1,0 +1,267 @@
+"""Webhook delivery: signature, retries with backoff, order, giving up, disabling, SSRF.
+
+A receiver runs on 127.0.0.1 (hence METAQORE_WEBHOOK_ALLOW_PRIVATE in these tests); time is
+simulated by moving ``next_attempt_at`` / ``failing_since`` into the past, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from compliance.models import AuditEvent, Webhook, WebhookDelivery
+from compliance.webhook_delivery import MAX_ATTEMPTS, backoff_delay, webhooks_run_once
+from compliance.webhooks import UnsafeWebhookURL, webhook_create, webhook_url_check
+from governance.actors import Actor
+from tests.events.live import Receiver
+
+ADMIN = Actor(kind="user", name="root", roles=frozenset({"org_admin"}))
+SECRET = "a-very-secret-signing-key"
+
+pytestmark = pytest.mark.usefixtures("unblocked")
+
+
+@pytest.fixture
+def allow_private(settings):
+    settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def hook(live, receiver, allow_private):
+    """A webhook of the live org pointing at the receiver (deleted afterwards)."""
+    connection.set_tenant(live.organization)
+    webhook = webhook_create(
+        actor=ADMIN, url=receiver.url, event_types=["artifact.declared"], secret=SECRET
+    )
+    connection.set_schema_to_public()
+    yield webhook
+    connection.set_tenant(live.organization)
+    Webhook.objects.filter(pk=webhook.pk).delete()
+    connection.set_schema_to_public()
+
+
+def run_worker(live):
+    result = webhooks_run_once(organizations=[live.organization.slug])
+    connection.set_schema_to_public()
+    return result
+
+
+def deliveries(live, hook) -> list[WebhookDelivery]:
+    connection.set_tenant(live.organization)
+    try:
+        return list(WebhookDelivery.objects.filter(webhook=hook).order_by("event_seq"))
+    finally:
+        connection.set_schema_to_public()
+
+
+def make_due(live, **changes) -> None:
+    """Move pending retries (and anything else given) into the past."""
+    connection.set_tenant(live.organization)
+    past = timezone.now() - timedelta(seconds=1)
+    WebhookDelivery.objects.filter(status="pending").update(next_attempt_at=past, **changes)
+    connection.set_schema_to_public()
+
+
+def test_signed_post_with_event_and_delivery_headers(live, hook, receiver):
+    declared = live.declare("hooked").artifact.id
+    result = run_worker(live)
+    assert (result.enqueued, result.delivered) == (1, 1)
+    [request] = receiver.requests
+    [delivery] = deliveries(live, hook)
+    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-MetaQore-Signature"] == expected
+    assert request.headers["X-MetaQore-Event"] == "artifact.declared"
+    assert request.headers["X-MetaQore-Delivery"] == delivery.id
+    assert request.headers["Content-Type"] == "application/json"
+    body = json.loads(request.body)
+    assert (body["type"], body["resource_id"], body["seq"]) == (
+        "artifact.declared",
+        declared,
+        delivery.event_seq,
+    )
+    assert body["organization"] == live.organization.slug
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+    # Only the subscribed type: the conflict events of the same declaration are not queued.
+    assert run_worker(live).enqueued == 0
+
+
+def test_retry_after_a_500_with_backoff(live, hook, receiver):
+    receiver.statuses = [500]
+    live.declare("retried")
+    before = timezone.now()
+    result = run_worker(live)
+    assert (result.delivered, result.failed_attempts) == (0, 1)
+    [delivery] = deliveries(live, hook)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert delivery.last_error == "HTTP 500"
+    wait = delivery.next_attempt_at - before
+    assert timedelta(seconds=1) <= wait < timedelta(seconds=2)
+    # Not due yet: nothing is sent.
+    assert run_worker(live).delivered == 0
+    assert len(receiver.requests) == 1
+    make_due(live)
+    assert run_worker(live).delivered == 1
+    [delivery] = deliveries(live, hook)
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert [r["status_code"] for r in delivery.responses] == [500, 200]
+    # The same delivery id both times: receivers can drop duplicates.
+    ids = {r.headers["X-MetaQore-Delivery"] for r in receiver.requests}
+    assert ids == {delivery.id}
+
+
+def test_events_arrive_in_seq_order_behind_a_failing_one(live, hook, receiver):
+    receiver.statuses = [503]
+    declared = [live.declare(f"ordered-{i}").artifact.id for i in range(3)]
+    run_worker(live)
+    assert len(receiver.requests) == 1  # the others wait behind the failed first one
+    make_due(live)
+    assert run_worker(live).delivered == 3
+    bodies = [json.loads(r.body) for r in receiver.requests]
+    assert [b["resource_id"] for b in bodies] == [declared[0], *declared]
+    seqs = [b["seq"] for b in bodies[1:]]
+    assert seqs == sorted(seqs)
+
+
+def test_backoff_schedule():
+    delays = [backoff_delay(n).total_seconds() for n in range(1, MAX_ATTEMPTS)]
+    assert delays == [1, 4, 16, 64, 256, 1024, 3600, 3600, 3600]
+
+
+def test_a_delivery_is_given_up_after_ten_attempts_and_the_next_goes(live, hook, receiver):
+    receiver.statuses = [500] * 2
+    live.declare("doomed")
+    live.declare("next")
+    run_worker(live)
+    make_due(live, attempts=MAX_ATTEMPTS - 1)
+    run_worker(live)  # the 10th attempt fails: given up
+    doomed, following = deliveries(live, hook)
+    assert following.status == "pending"
+    assert (doomed.status, doomed.attempts, doomed.next_attempt_at) == ("failed", 10, None)
+    run_worker(live)
+    assert deliveries(live, hook)[1].status == "delivered"
+
+
+def test_a_webhook_failing_for_24_hours_is_disabled_with_an_event(live, hook, receiver):
+    receiver.statuses = [500, 500]
+    live.declare("down")
+    run_worker(live)
+    connection.set_tenant(live.organization)
+    Webhook.objects.filter(pk=hook.pk).update(
+        failing_since=timezone.now() - timedelta(hours=24, minutes=1)
+    )
+    connection.set_schema_to_public()
+    make_due(live)
+    assert run_worker(live).disabled == 1
+    connection.set_tenant(live.organization)
+    webhook = Webhook.objects.get(pk=hook.pk)
+    assert not webhook.active and webhook.disabled_at is not None
+    assert "HTTP 500" in webhook.disabled_reason
+    event = AuditEvent.objects.filter(event_type="webhook.disabled", resource_id=hook.pk).get()
+    assert event.actor == "system" and event.payload["pending_deliveries"] == 1
+    connection.set_schema_to_public()
+    # Disabled: nothing more is sent, even when due.
+    make_due(live)
+    run_worker(live)
+    assert len(receiver.requests) == 2
+
+
+def test_a_success_clears_the_failure_clock(live, hook, receiver):
+    receiver.statuses = [500]
+    live.declare("flaky")
+    run_worker(live)
+    connection.set_tenant(live.organization)
+    assert Webhook.objects.get(pk=hook.pk).failing_since is not None
+    connection.set_schema_to_public()
+    make_due(live)
+    run_worker(live)
+    connection.set_tenant(live.organization)
+    assert Webhook.objects.get(pk=hook.pk).failing_since is None
+    connection.set_schema_to_public()
+
+
+def test_private_addresses_are_refused_at_delivery_time(live, hook, receiver, settings):
+    settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = False
+    live.declare("guarded")
+    run_worker(live)
+    assert receiver.requests == []
+    [delivery] = deliveries(live, hook)
+    assert delivery.status == "pending" and delivery.last_status_code is None
+    assert delivery.last_error.startswith("refused: 127.0.0.1 is a loopback address")
+
+
+def test_the_command_makes_one_pass(live, hook, receiver, capsys):
+    live.declare("commanded")
+    call_command("run_webhook_worker", "--once", "--org", live.organization.slug)
+    assert "1 delivered" in capsys.readouterr().out
+    assert len(receiver.requests) == 1
+
+
+# --- the SSRF guard -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "gopher://example.com",
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://acme.localhost/hook",
+        "http://[::1]/hook",
+        "http://10.1.2.3/hook",
+        "http://172.16.0.1/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://100.100.100.200/",
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://user:password@example.com/hook",
+        "http:///nohost",
+        "http://[not-an-ip/",
+    ],
+)
+def test_unsafe_urls_are_refused(url, settings):
+    settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(UnsafeWebhookURL):
+        webhook_url_check(url)
+
+
+def test_allow_private_opens_private_addresses_but_never_metadata(settings):
+    settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = True
+    assert webhook_url_check("http://127.0.0.1:9000/hook") == ["127.0.0.1"]
+    assert webhook_url_check("http://10.0.0.7/hook") == ["10.0.0.7"]
+    for url in ("http://169.254.169.254/", "http://[fd00:ec2::254]/", "ftp://127.0.0.1/"):
+        with pytest.raises(UnsafeWebhookURL):
+            webhook_url_check(url)
+
+
+def test_names_are_checked_by_every_address_they_resolve_to(monkeypatch, settings):
+    settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = False
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        addresses = {
+            "public.example": ["93.184.216.34"],
+            "sneaky.example": ["93.184.216.34", "10.0.0.1"],
+        }
+        return [(2, 1, 6, "", (address, port)) for address in addresses[host]]
+
+    monkeypatch.setattr("socket.getaddrinfo", fake_getaddrinfo)
+    assert webhook_url_check("https://public.example/hook", resolve=True) == ["93.184.216.34"]
+    assert webhook_url_check("https://sneaky.example/hook") == []  # not resolved when saving
+    with pytest.raises(UnsafeWebhookURL, match="private"):
+        webhook_url_check("https://sneaky.example/hook", resolve=True)
