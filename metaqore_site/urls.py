@@ -10,3 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("metaqore_site.api.urls")),
 ]
+
+handler404 = "metaqore_site.api.exceptions.page_not_found"
+handler500 = "metaqore_site.api.exceptions.server_error"

@@ -13,3 +13,6 @@ urlpatterns = [
     re_path(r"^metrics/?$", metrics_view, name="metrics"),
     *docs_urlpatterns,
 ]
+
+handler404 = "metaqore_site.api.exceptions.page_not_found"
+handler500 = "metaqore_site.api.exceptions.server_error"

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from artifacts.models import Artifact
@@ -6,14 +7,27 @@ from governance.api.serializers import (
     GovernanceOutcomeSerializer,
     remediation_for,
 )
-from metaqore_site.api.fields import IdListField, JSONObjectField, validate_json_value
-from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
+from metaqore_site.api.fields import (
+    IdListField,
+    JSONObjectField,
+    PublicIdRelatedField,
+    validate_json_value,
+)
+from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer, unstorable_text
 from projects.models import Project
 
 MAX_FILE_PATHS = 500
 MAX_REQUIREMENTS = 200
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": 200},
+        "maxProperties": MAX_REQUIREMENTS,
+        "description": "Package name (at most 100 characters) → PEP 440 specifier.",
+    }
+)
 class RequirementsField(serializers.DictField):
     """package name → PEP 440 specifier (validated by the service; strings only here)."""
 
@@ -25,15 +39,16 @@ class RequirementsField(serializers.DictField):
         if len(value) > MAX_REQUIREMENTS:
             raise serializers.ValidationError(f"At most {MAX_REQUIREMENTS} packages.")
         for name in value:
-            if not name or len(name) > 100 or "\x00" in name:
+            reason = unstorable_text(name)
+            if reason:
+                raise serializers.ValidationError(f"Invalid package name: {reason}")
+            if not name or len(name) > 100:
                 raise serializers.ValidationError(f"Invalid package name '{name[:100]}'.")
         return value
 
 
 class ArtifactSerializer(StrictModelSerializer):
-    project_id = serializers.PrimaryKeyRelatedField(
-        source="project", queryset=Project.objects.all(), pk_field=StrictCharField(max_length=32)
-    )
+    project_id = PublicIdRelatedField(source="project", queryset=Project.objects.all())
     version = serializers.IntegerField(min_value=1, max_value=2_000_000_000, required=False)
     data = JSONObjectField()
     depends_on = IdListField(prefix="art_", required=False, default=list)

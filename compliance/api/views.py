@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -62,7 +62,20 @@ class AuditExportView(GovernedAPIView):
                 for name, f in AuditEventFilter.base_filters.items()
             ],
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # One media type per format (FORMATS); errors stay JSON.
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/json"): inline_serializer(
+                "AuditExport",
+                {
+                    "organization": serializers.CharField(),
+                    "generated_at": serializers.CharField(),
+                    "report": serializers.DictField(),
+                    "events": AuditEventSerializer(many=True),
+                },
+            ),
+            (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request):
         fmt = request.query_params.get("format", "json")

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db import connection
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from metaqore_site.api.openapi import error_response
+from metaqore_site.api.serializers import StrictCharField
+
+MAX_PASSWORD_LENGTH = 4096
+MAX_TOKEN_LENGTH = 4096  # a MetaQore JWT is ~300 characters
+
 
 class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # simplejwt's fields take any length and any character, which the user lookup would
+        # send to PostgreSQL: bound them like the model does.
+        username = get_user_model()._meta.get_field(self.username_field)
+        self.fields[self.username_field] = StrictCharField(
+            write_only=True, max_length=username.max_length
+        )
+        self.fields["password"] = StrictCharField(
+            write_only=True,
+            max_length=MAX_PASSWORD_LENGTH,
+            trim_whitespace=False,
+            style={"input_type": "password"},
+        )
+
     @classmethod
     def get_token(cls, user):
         token = super().get_token(user)
@@ -18,6 +42,8 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
 
 
 class OrgTokenRefreshSerializer(TokenRefreshSerializer):
+    refresh = StrictCharField(max_length=MAX_TOKEN_LENGTH)
+
     def validate(self, attrs):
         refresh = RefreshToken(attrs["refresh"])
         if refresh.get("org") != connection.schema_name:
@@ -25,9 +51,25 @@ class OrgTokenRefreshSerializer(TokenRefreshSerializer):
         return super().validate(attrs)
 
 
+BAD_CREDENTIALS = error_response("Wrong username or password, or an inactive user.")
+TokenPair = inline_serializer(
+    "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+)
+AccessToken = inline_serializer("AccessToken", {"access": serializers.CharField()})
+
+
+@extend_schema_view(post=extend_schema(responses={200: TokenPair, 401: BAD_CREDENTIALS}))
 class OrgTokenObtainPairView(TokenObtainPairView):
     serializer_class = OrgTokenObtainPairSerializer
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: AccessToken,
+            401: error_response("Invalid or expired refresh token, or another org's."),
+        }
+    )
+)
 class OrgTokenRefreshView(TokenRefreshView):
     serializer_class = OrgTokenRefreshSerializer

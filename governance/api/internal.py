@@ -14,6 +14,7 @@ from governance.permissions import action_permission
 from governance.psmp import AUTO_RESOLVABLE
 from governance.resolution import conflict_resolve
 from governance.selectors import org_stats
+from metaqore_site.api.openapi import NOT_FOUND
 from metaqore_site.api.serializers import StrictCharField
 from metaqore_site.api.viewsets import GovernedAPIView
 from projects.models import Project
@@ -30,10 +31,13 @@ class InternalAutoResolveView(GovernedAPIView):
 
     @extend_schema(
         request=AutoResolveRequest,
-        responses=inline_serializer(
-            "AutoResolveResult",
-            {"resolved": ConflictSerializer(many=True), "count": serializers.IntegerField()},
-        ),
+        responses={
+            200: inline_serializer(
+                "AutoResolveResult",
+                {"resolved": ConflictSerializer(many=True), "count": serializers.IntegerField()},
+            ),
+            404: NOT_FOUND,
+        },
     )
     def post(self, request):
         serializer = AutoResolveRequest(data=request.data)

@@ -56,6 +56,7 @@ class AgentKeyViewSet(
     queryset = AgentKey.objects.select_related("agent").order_by("-created_at")
     serializer_class = AgentKeySerializer
     permission_classes = [action_permission(read="manage_keys", write="manage_keys")]
+    may_conflict = False
 
     @extend_schema(request=AgentKeyCreateSerializer, responses={201: AgentKeyCreatedSerializer})
     def create(self, request):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -10,6 +15,7 @@ from governance.models import Provider
 from governance.permissions import action_permission
 from governance.providers import provider_create, provider_delete, provider_update
 from governance.routing import SENSITIVITY_LEVELS, routing_decide
+from metaqore_site.api.openapi import ErrorSerializer
 from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from metaqore_site.api.viewsets import GovernedAPIView, GovernedViewSet
 
@@ -64,6 +70,7 @@ def decision_body(decision) -> dict:
 
 class RoutingClassifyView(GovernedAPIView):
     permission_classes = [action_permission(read="read", write="write_work")]
+    may_conflict = False
 
     @extend_schema(request=ClassifyRequestSerializer, responses={200: ClassifyResponse})
     def post(self, request):
@@ -75,10 +82,21 @@ class RoutingClassifyView(GovernedAPIView):
 
 class RoutingEnforceView(GovernedAPIView):
     permission_classes = [action_permission(read="read", write="write_work")]
+    may_conflict = False
 
     @extend_schema(
         request=EnforceRequestSerializer,
-        responses={200: EnforceResponse, 403: OpenApiResponse(EnforceResponse, "Vetoed")},
+        responses={
+            200: EnforceResponse,
+            403: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    "EnforceForbidden",
+                    serializers=[EnforceResponse, ErrorSerializer],
+                    resource_type_field_name=None,
+                ),
+                "Vetoed (the decision, with `veto`), or the role may not ask.",
+            ),
+        },
     )
     def post(self, request):
         serializer = EnforceRequestSerializer(data=request.data)
@@ -122,6 +140,7 @@ class ProviderViewSet(GovernedViewSet):
     lookup_value_regex = "[-a-zA-Z0-9_]+"
     permission_classes = [action_permission(read="read", write="manage_providers")]
     pagination_class = None  # a handful per org
+    may_conflict = False
 
     def get_serializer_class(self):
         return ProviderUpdateSerializer if self.action == "partial_update" else ProviderSerializer

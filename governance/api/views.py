@@ -1,8 +1,7 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from governance import policy as policy_service
@@ -18,6 +17,8 @@ from governance.models import Conflict, GovernancePolicy
 from governance.permissions import action_permission
 from governance.reports import blocking_report
 from governance.resolution import conflict_resolve
+from metaqore_site.api.fields import PublicIdField
+from metaqore_site.api.openapi import NOT_FOUND
 from metaqore_site.api.viewsets import GovernedAPIView, GovernedReadOnlyViewSet
 from projects.models import Project
 
@@ -41,6 +42,7 @@ class ConflictViewSet(GovernedReadOnlyViewSet):
 
 class GovernancePolicyView(GovernedAPIView):
     permission_classes = [action_permission(read="read", write="change_policy")]
+    may_conflict = False
     serializer_class = GovernancePolicySerializer
 
     def get(self, request):
@@ -56,28 +58,34 @@ class GovernancePolicyView(GovernedAPIView):
         return Response(GovernancePolicySerializer(policy).data)
 
 
+class BlockingReportQuery(serializers.Serializer):
+    project_id = PublicIdField()
+
+
 class BlockingReportView(GovernedAPIView):
     permission_classes = [action_permission(read="read")]
 
     @extend_schema(
-        parameters=[OpenApiParameter("project_id", str, required=True)],
-        responses=inline_serializer(
-            "BlockingReport",
-            {
-                "project_id": serializers.CharField(),
-                "blocked_artifacts": serializers.ListField(child=serializers.CharField()),
-                "conflicts": ConflictSerializer(many=True),
-                "remediation": RemediationSerializer(many=True),
-                "counts": serializers.DictField(child=serializers.IntegerField()),
-                "generated_at": serializers.DateTimeField(),
-            },
-        ),
+        parameters=[BlockingReportQuery],
+        responses={
+            200: inline_serializer(
+                "BlockingReport",
+                {
+                    "project_id": serializers.CharField(),
+                    "blocked_artifacts": serializers.ListField(child=serializers.CharField()),
+                    "conflicts": ConflictSerializer(many=True),
+                    "remediation": RemediationSerializer(many=True),
+                    "counts": serializers.DictField(child=serializers.IntegerField()),
+                    "generated_at": serializers.DateTimeField(),
+                },
+            ),
+            404: NOT_FOUND,
+        },
     )
     def get(self, request):
-        project_id = request.query_params.get("project_id", "")
-        if not project_id:
-            raise ValidationError({"project_id": ["This query parameter is required."]})
-        report = blocking_report(get_object_or_404(Project, pk=project_id[:64]))
+        query = BlockingReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = blocking_report(get_object_or_404(Project, pk=query.validated_data["project_id"]))
         report["remediation"] = remediation_for(report["conflicts"])
         report["conflicts"] = ConflictSerializer(report["conflicts"], many=True).data
         return Response(report)

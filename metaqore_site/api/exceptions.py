@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -39,6 +40,14 @@ class GovernanceForbidden(GovernanceError):
     default_code = "forbidden"
 
 
+class GovernanceRefused(GovernanceError):
+    """A request understood but refused by governance rules (e.g. a specialist proposal that
+    breaks the hierarchy policy): 422 with every reason."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "refused"
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, GovernanceError):
         return Response(exc.as_payload(), status=exc.status_code)
@@ -56,3 +65,28 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_409_CONFLICT,
         )
     return drf_exception_handler(exc, context)
+
+
+API_PREFIX = "/api/"
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: a URL no route matches (``/api/v1/providers/bad name``) is JSON under
+    ``/api/``, like every other API error; pages elsewhere keep Django's HTML."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: API clients get JSON (with the request id to quote), pages HTML."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(
+            {
+                "detail": "Internal server error.",
+                "code": "server_error",
+                "request_id": getattr(request, "request_id", None),
+            },
+            status=500,
+        )
+    return defaults.server_error(request)

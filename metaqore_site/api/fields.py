@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metaqore_site.api.serializers import StrictCharField
+from metaqore_site.api.serializers import StrictCharField, unstorable_text
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_ITEMS = 10_000
@@ -22,8 +23,9 @@ def validate_json_value(value: Any, *, depth: int = 0, budget: list[int] | None 
     if depth > MAX_JSON_DEPTH:
         raise serializers.ValidationError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise serializers.ValidationError("Null characters are not allowed.")
+        reason = unstorable_text(value)
+        if reason:
+            raise serializers.ValidationError(reason)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise serializers.ValidationError("Numbers must be finite.")
@@ -36,6 +38,15 @@ def validate_json_value(value: Any, *, depth: int = 0, budget: list[int] | None 
             validate_json_value(item, depth=depth + 1, budget=budget)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "maxProperties": MAX_JSON_ITEMS,
+        "description": f"Any JSON object, at most {MAX_JSON_DEPTH} levels deep and "
+        f"{MAX_JSON_ITEMS:,} values in all; no NUL or lone surrogate characters, finite numbers.",
+    }
+)
 class JSONObjectField(serializers.JSONField):
     """A JSON object (dict) with bounded depth and size, free of NUL characters."""
 
@@ -65,3 +76,23 @@ class IdListField(serializers.ListField):
                 f"Expected ids starting with '{self.prefix}': {bad[:5]}"
             )
         return list(dict.fromkeys(values))  # drop duplicates, keep order
+
+
+PUBLIC_ID_MAX_LENGTH = 32
+
+
+class PublicIdField(StrictCharField):
+    """A public id (``proj_…``) given in a body or a query string."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("max_length", PUBLIC_ID_MAX_LENGTH)
+        super().__init__(**kwargs)
+
+
+class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related row by its public id (``proj_…``); the id is checked like any string field
+    (type, length, characters) before it reaches a query."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("pk_field", PublicIdField())
+        super().__init__(**kwargs)

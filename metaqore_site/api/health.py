@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -31,20 +31,26 @@ def health_payload(organization: str | None, db_ok: bool) -> dict:
     }
 
 
+HealthSerializer = inline_serializer(
+    "Health",
+    {
+        "status": serializers.CharField(help_text="`ok` or `error`"),
+        "database": serializers.CharField(help_text="`ok` or `error`"),
+        "version": serializers.CharField(),
+        "organization": serializers.CharField(allow_null=True),
+    },
+)
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses=inline_serializer(
-            "Health",
-            {
-                "status": serializers.CharField(),
-                "database": serializers.CharField(),
-                "version": serializers.CharField(),
-                "organization": serializers.CharField(allow_null=True),
-            },
-        )
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="The database is unreachable."),
+        }
     )
     def get(self, request: Request) -> Response:
         organization = getattr(getattr(request, "tenant", None), "slug", None)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from metaqore_site.api.fields import IdListField, JSONObjectField
+from metaqore_site.api.fields import IdListField, JSONObjectField, PublicIdRelatedField
 from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from projects.models import Project, Task
 
@@ -27,11 +27,7 @@ class ProjectSerializer(StrictModelSerializer):
 
 
 class TaskSerializer(StrictModelSerializer):
-    project_id = serializers.PrimaryKeyRelatedField(
-        source="project",
-        queryset=Project.objects.all(),
-        pk_field=StrictCharField(max_length=32),
-    )
+    project_id = PublicIdRelatedField(source="project", queryset=Project.objects.all())
     depends_on = IdListField(prefix="task_", required=False, default=list)
     metadata = JSONObjectField(required=False, default=dict)
     sensitivity = serializers.ChoiceField(
