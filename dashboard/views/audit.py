@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from compliance.api.filters import FILTER_NAMES, FilterError, audit_events_filtered
 from compliance.models import AuditEvent
@@ -12,6 +12,18 @@ from dashboard.views.base import DashboardPage
 
 PAGE_SIZE = 50
 EXPORT_URL = "/api/v1/governance/compliance/export"
+FILTER_LABELS = {
+    "event_type": "Event type",
+    "actor": "Actor",
+    "agent_name": "Agent",
+    "provider": "Provider",
+    "task_type": "Task type",
+    "project_id": "Project id",
+    "resource_type": "Resource type",
+    "resource_id": "Resource id",
+    "since": "Since (UTC)",
+    "until": "Until (UTC)",
+}
 
 
 class AuditTrailView(DashboardPage):
@@ -37,7 +49,15 @@ class AuditTrailView(DashboardPage):
         query = urlencode(given)
         context.update(
             events=events,
-            filters={name: params.get(name, "") for name in FILTER_NAMES},
+            filters=[
+                {
+                    "name": name,
+                    "label": FILTER_LABELS.get(name, name.replace("_", " ").capitalize()),
+                    "value": params.get(name, ""),
+                    "errors": errors.get(name, []),
+                }
+                for name in FILTER_NAMES
+            ],
             errors=errors,
             next_query=urlencode({**given, "before": events[-1].seq}) if has_next else None,
             first_query=query,
@@ -55,10 +75,7 @@ class AuditVerifyView(DashboardPage):
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
-        result = audit_chain_verify().as_dict()
-        request.session["verify_result"] = result
-        if result["ok"]:
-            messages.success(request, f"Chain intact: {result['events_checked']} events checked.")
-        else:
-            messages.error(request, f"Chain broken at seq {result['first_bad_seq']}.")
-        return redirect("dashboard:audit")
+        request.session["verify_result"] = audit_chain_verify().as_dict()
+        # Back to the same filtered view the auditor was looking at.
+        query = request.POST.get("query", "")[:2000]
+        return redirect(f"{reverse('dashboard:audit')}?{query}" if query else "dashboard:audit")
