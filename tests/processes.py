@@ -126,7 +126,8 @@ def running_server(
                 time.sleep(0.05)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers
         proc.wait(timeout=10)
         stderr.close()
 
