@@ -7,6 +7,12 @@ from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 class ConflictSerializer(StrictModelSerializer):
     project_id = serializers.CharField(read_only=True)
     artifact_id = serializers.CharField(read_only=True)
+    resolution_strategy = serializers.ChoiceField(
+        choices=Conflict.Strategy.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty until the conflict is resolved (or escalated).",
+    )
 
     class Meta:
         model = Conflict

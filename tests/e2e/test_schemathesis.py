@@ -41,7 +41,7 @@ from tenants.services import organization_create
 from tests.processes import database_url, running_server, subprocess_env
 
 SLUG, DOMAIN = "fuzz", "fuzz.localhost"
-MAX_EXAMPLES = 15  # per operation and generation mode
+MAX_EXAMPLES = 10  # per operation and generation mode (positive, negative)
 SEED = 20240601
 CHECKS = [
     not_a_server_error,
