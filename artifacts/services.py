@@ -278,6 +278,8 @@ def artifact_update_draft(
     )
     conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
     outcome = "blocked" if artifact.is_blocked else decision.outcome
+    if not artifact.is_blocked:
+        _sync_specialist(artifact, actor, "draft updated without blocking conflicts")
     return DeclarationResult(artifact, outcome, policy.mode, conflicts)
 
 
@@ -294,6 +296,15 @@ def _set_state(artifact: Artifact, target: str, actor: Actor, reason: str) -> No
         actor,
         {"from": previous, "to": target, "reason": reason, "version": artifact.version},
     )
+    if target == Artifact.State.ARCHIVED:
+        _sync_specialist(artifact, actor, reason)
+
+
+def _sync_specialist(artifact: Artifact, actor: Actor, reason: str) -> None:
+    """A specialist model's artifact archived or unblocked by PSMP moves its specialist too."""
+    from governance.specialists.services import specialist_artifact_changed
+
+    specialist_artifact_changed(artifact=artifact, actor=actor, reason=reason)
 
 
 @transaction.atomic

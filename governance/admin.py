@@ -121,3 +121,7 @@ class ConflictAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# HMCP: skills, hierarchy policy, specialists and training jobs.
+from governance.specialists import admin as _specialists_admin  # noqa: E402, F401

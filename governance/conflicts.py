@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from artifacts.models import Artifact
 from governance.models import Conflict
+from governance.specialists.models import is_specialist_line
 
 LIVE_STATES = (Artifact.State.DRAFT, Artifact.State.ACTIVE)
 
@@ -110,6 +111,50 @@ def parallel_creation(declaration: Declaration) -> list[DetectedConflict]:
                 "other_created_by": other["created_by"],
                 "other_version": other["version"],
                 "other_state": other["state"],
+            },
+        )
+    ]
+
+
+@check
+def duplicate_specialist(declaration: Declaration) -> list[DetectedConflict]:
+    """HMCP: two non-archived specialists for the same skill and level. Specialists of one
+    skill and level share the line ``specialist_model:<skill>:<level>``, so this is one probe
+    of the (project, artifact_type, state) index, whoever declared the other one."""
+    artifact = declaration.artifact
+    if not is_specialist_line(artifact.artifact_type):
+        return []
+    other = (
+        _live_in_project(declaration)
+        .filter(artifact_type=artifact.artifact_type)
+        .order_by("-version")
+        .values("id", "created_by", "state", "metadata")
+        .first()
+    )
+    if other is None:
+        return []
+    metadata = other["metadata"] if isinstance(other["metadata"], dict) else {}
+    specialist = metadata.get("specialist")
+    other_specialist = specialist.get("id") if isinstance(specialist, dict) else None
+    line = artifact.artifact_type.removeprefix("specialist_model:")
+    return [
+        DetectedConflict(
+            conflict_type="duplicate_specialist",
+            severity=Conflict.Severity.HIGH,
+            description=(
+                f"Specialist {other_specialist or other['id']} ({other['state']}, by "
+                f"{other['created_by']}) already covers skill and level {line} in this project."
+            ),
+            suggested_strategy=Conflict.Strategy.RETRY,
+            hint=(
+                f"use {other_specialist or other['id']}, or deprecate it before proposing "
+                f"another specialist for {line}"
+            ),
+            details={
+                "other_artifact_id": other["id"],
+                "other_specialist_id": other_specialist,
+                "other_state": other["state"],
+                "other_created_by": other["created_by"],
             },
         )
     ]

@@ -182,3 +182,12 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+# HMCP (skills, hierarchy policy, specialists, training jobs) lives in its own package.
+from governance.specialists.models import (  # noqa: E402, F401
+    HierarchyPolicy,
+    Skill,
+    Specialist,
+    TrainingJob,
+)

@@ -19,11 +19,13 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
     "manage_keys": frozenset({ORG_ADMIN}),
+    "manage_skills": frozenset({ORG_ADMIN}),  # the HMCP skill registry
+    "train_specialists": frozenset(),  # trainers are agents: claim/complete/fail jobs
     "manage_webhooks": frozenset({ORG_ADMIN}),  # they receive the org's events: admins only
     "internal": frozenset(),  # privileged clients only
 }
 # Actions any agent key may take, and those reserved to privileged keys.
-AGENT_ACTIONS = frozenset({"read", "write_work", "resolve_conflict"})
+AGENT_ACTIONS = frozenset({"read", "write_work", "resolve_conflict", "train_specialists"})
 PRIVILEGED_AGENT_ACTIONS = AGENT_ACTIONS | {"manage_providers", "read_audit", "internal"}
 
 

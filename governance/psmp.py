@@ -83,7 +83,28 @@ def activation_blockers(artifact: Artifact) -> list[str]:
                 reasons.append(f"dependency {dependency} does not exist")
             elif state != Artifact.State.ACTIVE:
                 reasons.append(f"dependency {dependency} is {state}, not active")
+    reasons += specialist_activation_blockers(artifact)
     return reasons
+
+
+def specialist_activation_blockers(artifact: Artifact) -> list[str]:
+    """A specialist model (HMCP) becomes active only through the validation gate, i.e. while
+    its specialist is at ``validation_gating`` (inside training_job_complete)."""
+    from governance.specialists.models import Specialist, is_specialist_line
+
+    if not is_specialist_line(artifact.artifact_type):
+        return []
+    lifecycle = (
+        Specialist.objects.filter(artifact_id=artifact.pk)
+        .values_list("lifecycle", flat=True)
+        .first()
+    )
+    if lifecycle == Specialist.Lifecycle.VALIDATION_GATING:
+        return []
+    return [
+        f"a specialist model becomes active only through the validation gate "
+        f"(its specialist is {lifecycle or 'missing'})"
+    ]
 
 
 @dataclass(frozen=True)

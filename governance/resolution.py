@@ -125,3 +125,7 @@ def artifact_unblock(*, artifact, actor: Actor, reason: str) -> None:
         task_type=artifact.artifact_type,
         payload={"reason": reason},
     )
+    # A specialist model waiting on this block continues to training (HMCP).
+    from governance.specialists.services import specialist_artifact_changed
+
+    specialist_artifact_changed(artifact=artifact, actor=actor, reason=reason)

@@ -77,6 +77,8 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["project", "status"]),
             models.Index(fields=["assigned_to"]),
+            # Specialist discovery scans a recent window of the org's tasks (newest first).
+            models.Index(fields=["created_at"], name="task_created_at"),
         ]
 
     def __str__(self) -> str:

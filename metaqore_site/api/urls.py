@@ -22,6 +22,7 @@ api_urlpatterns = [
     path("governance/compliance/", include("compliance.api.urls")),
     path("governance/", include("governance.api.urls")),
     path("internal/", include("governance.api.internal_urls")),
+    path("", include("governance.specialists.api.urls")),  # specialists/… (HMCP)
     path("", include("compliance.api.live_urls")),  # events/stream, webhooks
 ]
 
