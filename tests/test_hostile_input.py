@@ -277,11 +277,6 @@ def test_json_nested_past_the_parser_is_400(agent_client):
     assert post_raw(agent_client, "/api/v1/projects", body).status_code == 400
 
 
-def test_page_size_is_capped(agent_client):
-    response = agent_client.get("/api/v1/projects?page_size=1000000")
-    assert response.status_code == 200
-
-
 # Unmatched URLs under /api/ answer JSON -------------------------------------------------------
 
 
@@ -299,6 +294,28 @@ def test_unknown_api_urls_are_json_404(agent_client, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("key_id", ["99999999999999999999999", "-1", "1e5", "%00"])
+def test_odd_integer_ids_are_404(admin, key_id):
+    assert admin.get(f"/api/v1/governance/agent-keys/{key_id}").status_code == 404
+
+
+def test_an_unexpected_error_is_json_500_with_the_request_id(org_a, monkeypatch):
+    def broken(project):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("governance.api.views.blocking_report", broken)
+    client = client_for(org_a, key=make_agent_key(org_a))
+    client.raise_request_exception = False
+    project = client.post("/api/v1/projects", {"name": "p"}).json()["id"]
+    response = client.get(f"/api/v1/governance/blocking-report?project_id={project}")
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Internal server error.",
+        "code": "server_error",
+        "request_id": response["X-Request-ID"],
+    }
 
 
 def test_unknown_page_outside_the_api_stays_html(org_a):
