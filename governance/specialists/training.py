@@ -137,12 +137,13 @@ def training_job_claim(*, job_id: str, actor: Actor) -> TrainingJob:
             raise GovernanceBlocked(
                 f"{job_id} is being claimed by another trainer.", code="job_taken"
             )
-        if job.status != Status.QUEUED:
-            holder = f" by {job.claimed_by} until {job.lease_expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        if job.status == Status.CLAIMED:
+            until = job.lease_expires_at.isoformat().replace("+00:00", "Z")
             raise GovernanceBlocked(
-                f"{job.id} is {job.status}{holder if job.status == Status.CLAIMED else ''}.",
-                code="job_taken" if job.status == Status.CLAIMED else "job_finished",
+                f"{job.id} is claimed by {job.claimed_by} until {until}.", code="job_taken"
             )
+        if job.status != Status.QUEUED:
+            raise GovernanceBlocked(f"{job.id} is {job.status}.", code="job_finished")
         return _claim(job, actor)
 
 

@@ -249,3 +249,13 @@ def test_unknown_jobs_are_404(trainer):
     assert complete(trainer, "job_0000000000000000").status_code == 404
     assert trainer.get(f"{JOBS}/job_0000000000000000").status_code == 404
     assert claim(trainer, "not-a-job").status_code == 404
+
+
+def test_a_cancelled_job_cannot_be_claimed(agent, trainer, job):
+    agent.post(
+        f"/api/v1/specialists/{job['specialist_id']}/transition",
+        {"to": "blocked", "reason": "changed our mind"},
+    )
+    response = claim(trainer, job["id"])
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"{job['id']} is failed.", "code": "job_finished"}

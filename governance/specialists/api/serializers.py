@@ -130,7 +130,9 @@ class SpecialistSerializer(serializers.ModelSerializer):
     skill_id = serializers.CharField(source="skill.skill_id", read_only=True)
     project_id = serializers.CharField(read_only=True)
     artifact_id = serializers.CharField(read_only=True)
-    parent_specialist_id = serializers.CharField(source="parent_id", read_only=True)
+    parent_specialist_id = serializers.CharField(
+        source="parent_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Specialist
