@@ -37,7 +37,7 @@ class GovernanceHeadersMiddleware:
                 mode = GovernancePolicy.objects.values_list("mode", flat=True).first()
             except DatabaseError:
                 mode = None
-            mode = mode or GovernancePolicy.Mode.STRICT
+            mode = mode or GovernancePolicy.Mode.STRICT.value
         response[MODE_HEADER] = mode
         actor = getattr(request, "metaqore_actor", None)
         if actor is not None and actor.is_privileged:

@@ -23,7 +23,18 @@ def database_settings() -> dict[str, Any]:
 
     from metaqore_site import embedded_db
 
-    info = embedded_db.ensure_running()
+    if os.environ.get("METAQORE_EMBEDDED_NO_START"):
+        # `manage.py embedded_db status|stop` inspects the server: loading the settings must
+        # not start it. Nothing connects in those commands; the values only fill the dict.
+        info = embedded_db.ConnectionInfo(
+            host=str(embedded_db.default_data_dir() / "pg"),
+            port=5432,
+            user="postgres",
+            pid=0,
+            pgdata=embedded_db.default_data_dir() / "pg",
+        )
+    else:
+        info = embedded_db.ensure_running()
     # HOST is the socket directory: psycopg connects over the Unix socket, no TCP port is open.
     return {
         "ENGINE": ENGINE,

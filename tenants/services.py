@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
 from compliance.audit import audit_record
@@ -50,7 +50,10 @@ def organization_create(
 
     # The schema is created and migrated by save(); django-tenants drops it again if that fails.
     organization = Organization(slug=slug, name=name.strip(), schema_name=schema_name_for(slug))
-    organization.save(verbosity=0)
+    try:
+        organization.save(verbosity=0)
+    except IntegrityError as exc:  # a concurrent create_org won the race for this slug
+        raise OrganizationError(f"Organization '{slug}' already exists.") from exc
     try:
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
@@ -67,6 +70,11 @@ def organization_create(
                         "schema_name": organization.schema_name,
                     },
                 )
+    except IntegrityError as exc:  # a concurrent create_org took the domain meanwhile
+        organization.delete(force_drop=True)
+        raise OrganizationError(
+            f"Domain '{domain}' is already used by another organization."
+        ) from exc
     except Exception:
         organization.delete(force_drop=True)
         raise
