@@ -180,6 +180,12 @@ def test_manage_py_embedded_db_status_and_stop(data_dir):
     env.pop("DATABASE_URL", None)
     env.pop("XDG_RUNTIME_DIR", None)  # pgserver would warn about it; the helper must not
 
+    # `embedded_db status` only inspects: before anything started the server, it is not running.
+    before = manage("embedded_db", "status", env=env)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["running"] is False
+    assert manage("check", env=env).returncode == 0  # any other command starts it
+
     status = manage("embedded_db", "status", env=env)
     assert status.returncode == 0, status.stderr
     reported = json.loads(status.stdout)
@@ -192,3 +198,7 @@ def test_manage_py_embedded_db_status_and_stop(data_dir):
     assert stopped.returncode == 0, stopped.stderr
     assert "Embedded PostgreSQL stopped." in stopped.stdout
     assert embedded_db.status(data_dir)["running"] is False
+    after = manage("embedded_db", "status", env=env)  # and status does not start it again
+    assert json.loads(after.stdout)["running"] is False
+    again = manage("embedded_db", "stop", env=env)
+    assert "was not running" in again.stdout
