@@ -347,6 +347,12 @@ MATRIX = [
     ),
     (
         "post",
+        "/api/v1/specialists/training-jobs/claim-next",
+        None,
+        row(200, 200, 403, 403, 403, 403, 401),
+    ),
+    (
+        "post",
         "/api/v1/specialists/{spec}/transition",
         {"to": "blocked", "reason": "r"},
         row(200, 200, 403, 403, 200, 200, 401),

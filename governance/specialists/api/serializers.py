@@ -126,7 +126,15 @@ def evaluation_body(evaluation: rules.Evaluation, skill: Skill | None) -> dict:
     }
 
 
+class HistoryEntrySerializer(serializers.Serializer):
+    state = serializers.CharField()
+    at = serializers.CharField(help_text="ISO 8601, UTC")
+    by = serializers.CharField(help_text="agent:<name>, user:<name> or system")
+    reason = serializers.CharField(allow_blank=True)
+
+
 class SpecialistSerializer(serializers.ModelSerializer):
+    lifecycle_history = HistoryEntrySerializer(many=True, read_only=True)
     skill_id = serializers.CharField(source="skill.skill_id", read_only=True)
     project_id = serializers.CharField(read_only=True)
     artifact_id = serializers.CharField(read_only=True)
