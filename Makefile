@@ -19,9 +19,13 @@ venv: $(BIN)/.installed
 migrate: venv
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 
+# An ASGI server, so the SSE stream and WebSockets work too; reloads when the code changes.
+RELOAD_DIRS := metaqore_site tenants projects artifacts governance compliance dashboard
 run: migrate
 	$(BIN)/python manage.py demo_setup --port $(PORT)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(BIND):$(PORT)
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m uvicorn metaqore_site.asgi:application \
+	  --host $(BIND) --port $(PORT) --reload $(RELOAD_DIRS:%=--reload-dir %) \
+	  --timeout-graceful-shutdown 2
 
 test: venv lint browser
 	$(BIN)/python -m pytest

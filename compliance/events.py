@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 from django.db.models import Q
 
 from compliance.chain import format_timestamp
@@ -222,3 +223,23 @@ async def run_db(func, /, *args, **kwargs):
     """Run a synchronous database function in the streams' thread pool."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_db_executor(), partial(func, *args, **kwargs))
+
+
+def stream_db_close() -> None:
+    """Close the pool threads' database connections and stop the pool (tests, shutdown)."""
+    global _executor
+    executor, _executor = _executor, None
+    if executor is None:
+        return
+    threads = len(executor._threads)
+    if threads:
+        # One task per thread: each waits for the others, so every thread closes its own.
+        barrier = threading.Barrier(threads)
+
+        def close() -> None:
+            barrier.wait(timeout=10)
+            connections.close_all()
+
+        for _ in range(threads):
+            executor.submit(close)
+    executor.shutdown(wait=True)

@@ -6,6 +6,7 @@ Delivery (the worker, retries, signatures) is in ``compliance.webhook_delivery``
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import socket
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from governance.actors import Actor
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
+_HOSTNAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 AUDITED_FIELDS = ("url", "event_types", "active", "description")
 
@@ -67,6 +69,8 @@ def webhook_url_check(url: str, *, resolve: bool = False) -> list[str]:
     and never a cloud metadata address. Delivery checks again with ``resolve=True`` and
     connects to a checked address, so a name that later resolves elsewhere gains nothing.
     """
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise UnsafeWebhookURL("Invalid URL: no spaces or control characters.")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -83,6 +87,12 @@ def webhook_url_check(url: str, *, resolve: bool = False) -> list[str]:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_host = ""
+        if not _HOSTNAME.fullmatch(ascii_host):
+            raise UnsafeWebhookURL(f"Invalid host name {host[:100]!r}.") from None
     local_name = host in _LOCAL_NAMES or host.endswith(".localhost")
     if literal is None and local_name and not settings.METAQORE_WEBHOOK_ALLOW_PRIVATE:
         raise UnsafeWebhookURL(f"{host} is a loopback name.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -91,6 +91,10 @@ def _validation_error(exc: WebhookError) -> ValidationError:
 
 
 class WebhookViewSet(GovernedViewSet):
+    """Webhooks of this organization: live events POSTed to a URL, signed with the secret
+    (`X-MetaQore-Signature: sha256=<HMAC-SHA256 of the body>`), retried with backoff.
+    Org admins only."""
+
     queryset = Webhook.objects.order_by("created_at")
     serializer_class = WebhookSerializer
     permission_classes = [CanManageWebhooks]
@@ -118,7 +122,10 @@ class WebhookViewSet(GovernedViewSet):
     def perform_destroy(self, instance):
         webhook_delete(webhook=instance, actor=self.actor)
 
-    @extend_schema(responses={200: WebhookDeliverySerializer(many=True)})
+    @extend_schema(
+        responses={200: WebhookDeliverySerializer(many=True)},
+        parameters=[OpenApiParameter("status", str, enum=list(WebhookDelivery.Status.values))],
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
         """The delivery log, newest event first (filter with `?status=pending|delivered|failed`)."""

@@ -14,7 +14,8 @@ from websockets.sync.client import connect as ws_connect
 from tests.events.live import SSEReader, committed_org
 from tests.processes import database_url, http, running_server, subprocess_env
 
-pytestmark = pytest.mark.e2e
+# django_db: the test database exists (committed writes go through tests.events.live.committed)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,32 @@ def test_websocket_on_a_real_server(live, server_env):
             assert (event["type"], event["resource_id"]) == ("artifact.declared", declared)
             ws.send(json.dumps({"action": "ping"}))
             assert json.loads(ws.recv(timeout=5)) == {"type": "system.pong"}
+
+
+def metric(text: str, prefix: str) -> float:
+    values = [
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    ]
+    return sum(values)
+
+
+def test_metrics_under_gunicorn_aggregate_through_the_multiprocess_dir(live, server_env):
+    """gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR: /metrics sums what the workers wrote."""
+    with running_server(server_env, kind="gunicorn") as base:
+        for _ in range(3):
+            http("GET", f"{base}/api/v1/projects", headers=headers(live))
+        with SSEReader(base, stream_path(live), headers(live)) as stream:
+            stream.message()
+            status, _, body = http("GET", f"{base}/metrics")
+            assert status == 200
+            text = body.decode()
+            assert metric(text, 'metaqore_stream_clients{transport="sse"}') == 1
+            projects = 'metaqore_http_requests_total{method="GET",route="/api/v1/projects/?$"'
+            assert metric(text, projects) >= 3
+            assert (
+                f'metaqore_artifacts_declared_total{{organization="{live.organization.slug}"'
+                in text
+            )
+        time.sleep(0.5)  # the stream's end is noticed by the server
+        text = http("GET", f"{base}/metrics")[2].decode()
+        assert metric(text, 'metaqore_stream_clients{transport="sse"}') == 0

@@ -1,9 +1,15 @@
-"""One committed organization for the live-event tests of this folder (see live.py)."""
+"""One committed organization for the live-event tests of this folder (see live.py).
+
+Every test here must use the database (``db`` or ``pytest.mark.django_db``): pytest-django
+creates the test database only for a session that has such a test, and these fixtures would
+otherwise write to the development database.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from compliance.events import stream_db_close
 from tests.events.live import committed_org
 
 
@@ -11,11 +17,4 @@ from tests.events.live import committed_org
 def live(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), committed_org("live-events") as org:
         yield org
-
-
-@pytest.fixture
-def unblocked(django_db_blocker):
-    """Database access from this test and the threads it starts, outside any test transaction
-    (streams and workers read committed rows through their own connections)."""
-    with django_db_blocker.unblock():
-        yield
+        stream_db_close()  # the streams' pool threads keep connections to the test database

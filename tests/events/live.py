@@ -2,7 +2,8 @@
 
 Streams and workers read through their own database connections (other threads, other
 processes), so these tests use committed data in an organization of their own (created with
-organization_create, dropped at the end), not pytest-django's rolled-back transactions.
+organization_create, dropped at the end): writes that others must see go through
+``committed``, outside the test's rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from asgiref.testing import ApplicationCommunicator
-from django.db import connection
+from django.db import connection, connections
 
 from artifacts.services import artifact_declare
 from governance.actors import Actor
@@ -31,6 +33,7 @@ from tenants.services import organization_create
 from tests.processes import free_port
 
 CODER = Actor(kind="agent", name="coder")
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,15 +44,40 @@ class LiveOrg:
     project_id: str
 
     def declare(self, artifact_type: str = "code", project_id: str | None = None):
-        """Declare an artifact (committed at once); returns the DeclarationResult."""
-        connection.set_tenant(self.organization)
-        try:
+        """Declare an artifact, committed at once whatever transaction the test is in;
+        returns the DeclarationResult."""
+
+        def declare():
+            connection.set_tenant(self.organization)
             project = Project.objects.get(pk=project_id or self.project_id)
             return artifact_declare(
                 actor=CODER, project=project, artifact_type=artifact_type, data={}
             )
+
+        return committed(declare)
+
+
+def committed(func: Callable[[], T]) -> T:
+    """Run ``func`` in a thread of its own: its own connection, autocommit, closed after.
+
+    The tests of this folder run in pytest-django's test transaction (which also makes sure
+    the test database exists); what streams and servers must see is written through here."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = func()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
         finally:
-            connection.set_schema_to_public()
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 @contextlib.contextmanager

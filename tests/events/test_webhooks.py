@@ -20,12 +20,12 @@ from compliance.models import AuditEvent, Webhook, WebhookDelivery
 from compliance.webhook_delivery import MAX_ATTEMPTS, backoff_delay, webhooks_run_once
 from compliance.webhooks import UnsafeWebhookURL, webhook_create, webhook_url_check
 from governance.actors import Actor
-from tests.events.live import Receiver
+from tests.events.live import Receiver, committed
 
 ADMIN = Actor(kind="user", name="root", roles=frozenset({"org_admin"}))
 SECRET = "a-very-secret-signing-key"
 
-pytestmark = pytest.mark.usefixtures("unblocked")
+pytestmark = pytest.mark.django_db  # writes others must see go through `committed`
 
 
 @pytest.fixture
@@ -39,40 +39,52 @@ def receiver():
         yield running
 
 
+def in_live(live, func):
+    """Run ``func`` in the live org's schema, committed (see tests.events.live.committed)."""
+
+    def run():
+        connection.set_tenant(live.organization)
+        return func()
+
+    return committed(run)
+
+
 @pytest.fixture
 def hook(live, receiver, allow_private):
     """A webhook of the live org pointing at the receiver (deleted afterwards)."""
-    connection.set_tenant(live.organization)
-    webhook = webhook_create(
-        actor=ADMIN, url=receiver.url, event_types=["artifact.declared"], secret=SECRET
+    webhook = in_live(
+        live,
+        lambda: webhook_create(
+            actor=ADMIN, url=receiver.url, event_types=["artifact.declared"], secret=SECRET
+        ),
     )
-    connection.set_schema_to_public()
     yield webhook
-    connection.set_tenant(live.organization)
-    Webhook.objects.filter(pk=webhook.pk).delete()
-    connection.set_schema_to_public()
+    in_live(live, lambda: Webhook.objects.filter(pk=webhook.pk).delete())
 
 
 def run_worker(live):
-    result = webhooks_run_once(organizations=[live.organization.slug])
-    connection.set_schema_to_public()
-    return result
+    return committed(lambda: webhooks_run_once(organizations=[live.organization.slug]))
 
 
 def deliveries(live, hook) -> list[WebhookDelivery]:
-    connection.set_tenant(live.organization)
-    try:
-        return list(WebhookDelivery.objects.filter(webhook=hook).order_by("event_seq"))
-    finally:
-        connection.set_schema_to_public()
+    return in_live(
+        live, lambda: list(WebhookDelivery.objects.filter(webhook=hook).order_by("event_seq"))
+    )
+
+
+def webhook(live, hook) -> Webhook:
+    return in_live(live, lambda: Webhook.objects.get(pk=hook.pk))
 
 
 def make_due(live, **changes) -> None:
     """Move pending retries (and anything else given) into the past."""
-    connection.set_tenant(live.organization)
     past = timezone.now() - timedelta(seconds=1)
-    WebhookDelivery.objects.filter(status="pending").update(next_attempt_at=past, **changes)
-    connection.set_schema_to_public()
+    in_live(
+        live,
+        lambda: WebhookDelivery.objects.filter(status="pending").update(
+            next_attempt_at=past, **changes
+        ),
+    )
 
 
 def test_signed_post_with_event_and_delivery_headers(live, hook, receiver):
@@ -158,20 +170,18 @@ def test_a_webhook_failing_for_24_hours_is_disabled_with_an_event(live, hook, re
     receiver.statuses = [500, 500]
     live.declare("down")
     run_worker(live)
-    connection.set_tenant(live.organization)
-    Webhook.objects.filter(pk=hook.pk).update(
-        failing_since=timezone.now() - timedelta(hours=24, minutes=1)
-    )
-    connection.set_schema_to_public()
+    day_ago = timezone.now() - timedelta(hours=24, minutes=1)
+    in_live(live, lambda: Webhook.objects.filter(pk=hook.pk).update(failing_since=day_ago))
     make_due(live)
     assert run_worker(live).disabled == 1
-    connection.set_tenant(live.organization)
-    webhook = Webhook.objects.get(pk=hook.pk)
-    assert not webhook.active and webhook.disabled_at is not None
-    assert "HTTP 500" in webhook.disabled_reason
-    event = AuditEvent.objects.filter(event_type="webhook.disabled", resource_id=hook.pk).get()
+    disabled = webhook(live, hook)
+    assert not disabled.active and disabled.disabled_at is not None
+    assert "HTTP 500" in disabled.disabled_reason
+    event = in_live(
+        live,
+        lambda: AuditEvent.objects.get(event_type="webhook.disabled", resource_id=hook.pk),
+    )
     assert event.actor == "system" and event.payload["pending_deliveries"] == 1
-    connection.set_schema_to_public()
     # Disabled: nothing more is sent, even when due.
     make_due(live)
     run_worker(live)
@@ -182,14 +192,10 @@ def test_a_success_clears_the_failure_clock(live, hook, receiver):
     receiver.statuses = [500]
     live.declare("flaky")
     run_worker(live)
-    connection.set_tenant(live.organization)
-    assert Webhook.objects.get(pk=hook.pk).failing_since is not None
-    connection.set_schema_to_public()
+    assert webhook(live, hook).failing_since is not None
     make_due(live)
     run_worker(live)
-    connection.set_tenant(live.organization)
-    assert Webhook.objects.get(pk=hook.pk).failing_since is None
-    connection.set_schema_to_public()
+    assert webhook(live, hook).failing_since is None
 
 
 def test_private_addresses_are_refused_at_delivery_time(live, hook, receiver, settings):
@@ -204,7 +210,7 @@ def test_private_addresses_are_refused_at_delivery_time(live, hook, receiver, se
 
 def test_the_command_makes_one_pass(live, hook, receiver, capsys):
     live.declare("commanded")
-    call_command("run_webhook_worker", "--once", "--org", live.organization.slug)
+    committed(lambda: call_command("run_webhook_worker", "--once", "--org", live.organization.slug))
     assert "1 delivered" in capsys.readouterr().out
     assert len(receiver.requests) == 1
 

@@ -1,0 +1,54 @@
+"""gunicorn settings for production: ``gunicorn metaqore_site.asgi:application`` (gunicorn reads
+this file from the working directory; ``-c gunicorn.conf.py`` says so explicitly).
+
+Uvicorn workers serve HTTP, the SSE stream and WebSockets (ASGI). Environment:
+
+- ``WEB_CONCURRENCY``: worker processes (default 2 x CPU cores);
+- ``PORT`` / ``METAQORE_PORT`` (default 8001) and ``METAQORE_BIND`` (default 0.0.0.0);
+- ``PROMETHEUS_MULTIPROC_DIR``: where workers share their metrics (default: a fresh temporary
+  directory, removed on exit). Every worker writes its counters there and ``/metrics`` on any
+  worker reports the sum, so a scrape does not depend on which worker answers it.
+
+Command-line options override these (the tests run ``--workers 1 --bind 127.0.0.1:<port>``).
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count())
+bind = (
+    f"{os.environ.get('METAQORE_BIND', '0.0.0.0')}:"  # noqa: S104 (containers listen on all)
+    f"{os.environ.get('PORT') or os.environ.get('METAQORE_PORT') or 8001}"
+)
+graceful_timeout = 10  # open event streams end; their clients resume with Last-Event-ID
+accesslog = "-"
+
+_created_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Set before the workers import prometheus_client: they inherit it when forked.
+    _created_metrics_dir = tempfile.mkdtemp(prefix="metaqore-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+
+
+def on_starting(server):
+    """Values left by a previous run of this directory would be added to ours: start empty."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (connected stream clients) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
