@@ -14,6 +14,7 @@ from governance.specialists.services import specialist_transition
 from tests.specialists.conftest import (
     activate,
     event_types_after,
+    events_after,
     last_seq,
     proposal,
     propose,
@@ -345,3 +346,37 @@ def test_proposal_validation_is_400_never_500(agent, project, skill):
     for override in bad:
         response = agent.post("/api/v1/specialists", proposal(project, **override))
         assert response.status_code == 400, (override, response.content)
+
+
+def test_a_failure_after_the_audit_writes_rolls_everything_back(project, skill):
+    from unittest import mock
+
+    from governance.actors import Actor
+    from governance.specialists.rules import Proposal
+    from governance.specialists.services import specialist_propose
+
+    start = last_seq()
+    proposal_ = Proposal("data-cleaning", ("gpt-4o",), 10, 1000, 0.95, True)
+    with (
+        mock.patch(
+            "governance.specialists.services.start_training", side_effect=RuntimeError("boom")
+        ),
+        pytest.raises(RuntimeError),
+    ):
+        specialist_propose(actor=Actor("agent", "a"), project=project, proposal=proposal_)
+    assert last_seq() == start  # specialist.proposed, artifact.declared… are gone too
+    assert not Specialist.objects.exists()
+    assert not Artifact.objects.filter(artifact_type__startswith="specialist_model:").exists()
+
+
+def test_skills_saved_from_the_shell_are_audited_as_system(project, skill):
+    from governance.specialists.models import Skill
+
+    start = last_seq()
+    skill.description = "edited in the shell"
+    skill.save()
+    Skill.objects.create(skill_id="shell-made", max_specialist_size_mb=1)
+    assert events_after(start) == [
+        ("skill.updated", "system"),
+        ("skill.created", "system"),
+    ]

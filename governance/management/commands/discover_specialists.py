@@ -16,12 +16,12 @@ class Command(OrgCommand):
         super().add_arguments(parser)
         parser.add_argument("--min-repetitions", type=int, default=None)
         parser.add_argument("--days", type=int, default=None)
-        parser.add_argument("--json", action="store_true", help="one JSON document")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="one JSON document")
 
-    def handle(self, *args, org, min_repetitions, days, json, **options):
+    def handle(self, *args, org, min_repetitions, days, as_json, **options):
         with in_organization(org):
             report = specialists_discover(min_repetitions=min_repetitions, days=days)
-        if json:
+        if as_json:
             self._write_json(report)
             return
         self.stdout.write(
