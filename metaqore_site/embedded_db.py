@@ -30,6 +30,7 @@ import psutil
 from filelock import FileLock
 
 DATABASE_NAME = "metaqore"
+MAX_CONNECTIONS = 300
 _started: dict[Path, ConnectionInfo] = {}
 
 
@@ -156,10 +157,13 @@ def ensure_running(data_dir: Path | None = None) -> ConnectionInfo:
         if not postmaster_is_live(pgdata):
             remove_stale_pidfile(pgdata)
             _forget_handle(backend, pgdata)
+        fresh = not (pgdata / "PG_VERSION").exists()
         server = backend.get_server(pgdata, cleanup_mode=None)
         # pgserver registers this pid as a handle; in cleanup_mode=None that is bookkeeping only.
         del server
         info = _info_from_pidfile(pgdata)
+        if fresh:  # nobody else can be connected yet: the one moment a restart is free
+            info = _configure_new_cluster(backend, info)
         _ensure_database(info, DATABASE_NAME)
     _started[pgdata] = info
     return info
@@ -183,14 +187,32 @@ def stop(data_dir: Path | None = None) -> bool:
         if not postmaster_is_live(pgdata):
             remove_stale_pidfile(pgdata)
             return False
-        info = _info_from_pidfile(pgdata)
-        proc = psutil.Process(info.pid)
-        # SIGINT is PostgreSQL's "fast" shutdown: open sessions (a dev server) are disconnected.
-        proc.send_signal(signal.SIGINT)
-        if not _wait_for_shutdown(proc, pgdata, timeout=30):
-            proc.kill()
-        _started.pop(pgdata, None)
+        _shutdown(_info_from_pidfile(pgdata))
         return True
+
+
+def _shutdown(info: ConnectionInfo) -> None:
+    proc = psutil.Process(info.pid)
+    # SIGINT is PostgreSQL's "fast" shutdown: open sessions (a dev server) are disconnected.
+    proc.send_signal(signal.SIGINT)
+    if not _wait_for_shutdown(proc, info.pgdata, timeout=30):
+        proc.kill()
+    _started.pop(info.pgdata, None)
+
+
+def _configure_new_cluster(backend, info: ConnectionInfo) -> ConnectionInfo:
+    """Raise PostgreSQL's default of 100 connections: the dev server, its reloader, management
+    commands, test runs and their server processes all share this one server."""
+    import psycopg
+
+    with psycopg.connect(
+        host=info.host, port=info.port, user=info.user, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    _shutdown(info)
+    _forget_handle(backend, info.pgdata)
+    backend.get_server(info.pgdata, cleanup_mode=None)
+    return _info_from_pidfile(info.pgdata)
 
 
 def _wait_for_shutdown(proc: psutil.Process, pgdata: Path, timeout: float) -> bool:

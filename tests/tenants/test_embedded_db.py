@@ -68,6 +68,10 @@ def test_fresh_start_returns_socket_host_and_port():
         with connect(info) as conn:
             # The dedicated database (not `postgres`) was created.
             assert conn.execute("SELECT current_database()").fetchone() == ("metaqore",)
+            # A new cluster is configured for many clients (server, commands, test runs).
+            assert conn.execute("SHOW max_connections").fetchone() == (
+                str(embedded_db.MAX_CONNECTIONS),
+            )
     finally:
         embedded_db.stop(data_dir)
         shutil.rmtree(scratch, ignore_errors=True)
