@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= $(or $(METAQORE_PORT),8001)
 BIND   ?= 127.0.0.1
 
-.PHONY: run test lint format venv browser migrate clean-db audit-export audit-tail require-org
+.PHONY: run test lint format venv browser screenshots bench bench-smoke migrate clean-db audit-export audit-tail require-org
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,6 +29,17 @@ run: migrate
 
 test: venv lint browser
 	$(BIN)/python -m pytest
+
+# Benchmarks (not part of `make test`; a smoke run of the harness is): table + bench/results/latest.json
+bench: migrate
+	$(BIN)/python bench/run.py
+
+bench-smoke: migrate
+	$(BIN)/python bench/run.py --smoke --output bench/results/smoke.json
+
+# Refresh the committed dashboard screenshots from the browser journeys.
+screenshots: venv browser
+	METAQORE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser -q
 
 # The browser tests drive Debian's Chromium (browser downloads fail here): install it when it is
 # missing and we are root (CI is); otherwise those tests skip, saying why (and fail when CI=true).

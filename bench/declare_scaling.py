@@ -26,12 +26,12 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection
 
-from artifacts.services import artifact_declare  # noqa: E402
-from governance.actors import Actor  # noqa: E402
-from projects.services import project_create  # noqa: E402
-from tenants.services import organization_create  # noqa: E402
+from artifacts.services import artifact_declare
+from governance.actors import Actor
+from projects.services import project_create
+from tenants.services import organization_create
 
 FILL_SQL = """
 INSERT INTO artifacts_artifact (id, project_id, artifact_type, version, data, created_by,

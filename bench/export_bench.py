@@ -33,18 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import psutil  # noqa: E402
-from django.db import DatabaseError, connection, transaction  # noqa: E402
+import psutil
+from django.db import DatabaseError, connection, transaction
 
-from compliance.chain import canonical_json, event_hash, format_timestamp  # noqa: E402
-from compliance.models import AuditChainHead  # noqa: E402
-from compliance.selectors import audit_chain_verify  # noqa: E402
-from governance.keys import agent_key_create  # noqa: E402
-from tenants.services import organization_create  # noqa: E402
+from compliance.chain import canonical_json, event_hash, format_timestamp
+from compliance.models import AuditChainHead
+from compliance.selectors import audit_chain_verify
+from governance.keys import agent_key_create
+from tenants.services import organization_create
 
 EVENT_TYPES = (
     "artifact.declared",
@@ -159,7 +159,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen:
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "600",
         ]  # fmt: skip
     env = {**os.environ, "METAQORE_ENABLE_RATE_LIMIT": "false"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,0 +1,56 @@
+"""The benchmark harness runs end to end (a short smoke run): production server, every
+scenario, the table and the JSON report."""
+
+import json
+import sys
+
+import pytest
+from django.db import connection
+
+from tests.processes import ROOT, database_url, subprocess_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+SCENARIOS = {
+    "provisioning",
+    "ceiling_health",
+    "declare_2_agents",
+    "declare_4_agents",
+    "declare_conflicting_8_agents",
+    "scaling_declare_at_100",
+    "scaling_declare_at_1000",
+    "read_artifact_list",
+    "read_blocking_report",
+    "read_conflict_list",
+    "read_audit_page",
+    "export_csv",
+}
+
+
+def test_bench_smoke(tmp_path):
+    import subprocess
+
+    output = tmp_path / "smoke.json"
+    env = subprocess_env(DATABASE_URL=database_url(connection.settings_dict))
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--smoke", "--workers", "2", "--output", str(output)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(result.stdout)
+    assert "ceiling_health" in result.stdout and "ratios:" in result.stdout
+    report = json.loads(output.read_text())
+    rows = {row["scenario"]: row for row in report["results"]}
+    assert set(rows) == SCENARIOS
+    for name, row in rows.items():
+        if "requests" in row:
+            assert row["requests"] > 0 and row["errors"] == 0, (name, row, result.stdout[-3000:])
+    assert rows["export_csv"]["events"] > 0
+    assert report["machine"]["cores"] >= 1 and report["machine"]["commit"]
+    assert "declare_8_rps_over_ceiling_rps" not in report["ratios"]  # no 8-agent run in smoke
+    assert "export_peak_rss_mb" in report["ratios"]
