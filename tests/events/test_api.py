@@ -197,3 +197,65 @@ def test_metrics_token(settings, db):
 
 def test_metrics_are_not_served_on_an_org_host(org_a):
     assert client_for(org_a).get("/metrics").status_code == 404
+
+
+# --- the org admin's Django admin -------------------------------------------------------------
+
+
+@pytest.fixture
+def django_admin(org_a):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("root", "", "pw-Secret-123")
+    client = Client(HTTP_HOST=org_a.domains.get(is_primary=True).domain)
+    client.force_login(user)
+    return client
+
+
+def admin_form(**overrides) -> dict:
+    return {
+        "url": "https://hooks.example.com/admin",
+        "event_types": '["conflict.*"]',
+        "active": "on",
+        "description": "",
+        "secret": "x" * 20,
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+        **overrides,
+    }
+
+
+def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
+    response = django_admin.post("/admin/compliance/webhook/add/", admin_form())
+    assert response.status_code == 302, response.content[:2000]
+    webhook = Webhook.objects.get()
+    assert (webhook.url, webhook.event_types, webhook.secret) == (
+        "https://hooks.example.com/admin",
+        ["conflict.*"],
+        "x" * 20,
+    )
+    event = AuditEvent.objects.get(event_type="webhook.created", resource_id=webhook.pk)
+    assert event.actor == "user:root"
+    change = f"/admin/compliance/webhook/{webhook.pk}/change/"
+    assert django_admin.get(change).status_code == 200
+    response = django_admin.post(change, admin_form(secret="", active=""))
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert not webhook.active and webhook.secret == "x" * 20  # an empty secret keeps it
+    assert django_admin.get("/admin/compliance/webhookdelivery/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"url": "http://169.254.169.254/"}, "metadata"),
+        ({"event_types": '["auth.*"]'}, "matches no live event"),
+        ({"secret": ""}, "secret"),
+    ],
+)
+def test_admin_refuses_what_the_api_refuses(django_admin, overrides, error):
+    response = django_admin.post("/admin/compliance/webhook/add/", admin_form(**overrides))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Webhook.objects.exists()
