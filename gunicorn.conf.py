@@ -27,10 +27,22 @@ bind = (
 graceful_timeout = 10  # open event streams end; their clients resume with Last-Event-ID
 accesslog = "-"
 
+_METRICS_PREFIX = "metaqore-prometheus-"
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """Directories of masters that were killed (no on_exit) and whose pid is gone."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*"):
+        pid = directory.name.removeprefix(_METRICS_PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 _created_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Set before the workers import prometheus_client: they inherit it when forked.
-    _created_metrics_dir = tempfile.mkdtemp(prefix="metaqore-prometheus-")
+    _remove_orphaned_metrics_dirs()
+    _created_metrics_dir = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
 
 

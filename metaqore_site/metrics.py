@@ -17,6 +17,7 @@ Two kinds of series, and how each stays true with several workers:
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 disable_created_metrics()  # no `_created` series beside every counter and histogram
+logger = logging.getLogger(__name__)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(
@@ -79,8 +81,11 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         route = _route(request)
         method = request.method if request.method in METHODS else "other"
-        HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - start)
-        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
+        try:
+            HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - start)
+            HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
+        except OSError:  # the multiprocess directory went away: serve, say so in the logs
+            logger.exception("Request metrics not recorded (PROMETHEUS_MULTIPROC_DIR)")
         return response
 
 
