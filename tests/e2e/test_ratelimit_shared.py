@@ -35,6 +35,7 @@ def limited_org(django_db_setup, django_db_blocker):
 
 
 @pytest.mark.e2e
+@pytest.mark.django_db
 def test_two_processes_share_one_limit(limited_org):
     redis_or_skip()
     keys, db_url = limited_org
