@@ -247,16 +247,26 @@ class Browser:
 
     def click_and_wait(self, element) -> None:
         """Click something that loads a new page (a link, a submit button), and wait for it."""
-        from selenium.common.exceptions import NoAlertPresentException
-        from selenium.webdriver.support import expected_conditions as EC
+        from selenium.common.exceptions import NoAlertPresentException, WebDriverException
         from selenium.webdriver.support.wait import WebDriverWait
 
         page = self.driver.find_element("tag name", "html")
         element.click()
         with contextlib.suppress(NoAlertPresentException):  # a confirm("Revoke?") dialog
             self.driver.switch_to.alert.accept()
+
+        def old_page_gone(_driver) -> bool:
+            # Stale once the new page replaced it. During the navigation chromedriver may also
+            # answer "Node … does not belong to the document" (a WebDriverException), which
+            # means the same thing.
+            try:
+                page.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
         WebDriverWait(self.driver, WAIT).until(
-            EC.staleness_of(page), f"no new page after the click on {self.path}"
+            old_page_gone, f"no new page after the click on {self.path}"
         )
         self.wait_loaded()
 
