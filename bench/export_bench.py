@@ -40,7 +40,7 @@ django.setup()
 import psutil
 from django.db import DatabaseError, connection, transaction
 
-from compliance.chain import canonical_json, event_hash, format_timestamp
+from compliance.chain import EVENT_FIELDS, canonical_json, event_hash, format_timestamp
 from compliance.models import AuditChainHead
 from compliance.selectors import audit_chain_verify
 from governance.keys import agent_key_create
@@ -57,24 +57,7 @@ EVENT_TYPES = (
     "project.updated",
 )
 PROVIDERS = ("openai", "anthropic", "local", "")
-COLUMNS = (
-    "id",
-    "seq",
-    "timestamp",
-    "event_type",
-    "organization",
-    "actor",
-    "agent_name",
-    "provider",
-    "task_type",
-    "project_id",
-    "resource_type",
-    "resource_id",
-    "request_id",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = EVENT_FIELDS  # the table's columns, in the order COPY writes them
 
 
 def load_events(organization: str, count: int) -> float:
