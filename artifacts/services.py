@@ -28,7 +28,7 @@ from governance.conflicts import (
     normalize_requirements,
 )
 from governance.models import Conflict, GovernancePolicy
-from governance.resolution import conflicts_close
+from governance.resolution import conflict_audit, conflicts_close
 from metaqore_site.api.exceptions import GovernanceBlocked
 from projects.models import Project
 
@@ -114,35 +114,20 @@ def _store_conflicts(
         )
         mark_audited(conflict).save(force_insert=True)
         stored.append(conflict)
-        audit_record(
-            event_type="conflict.detected",
-            actor=actor,
-            resource_type="conflict",
-            resource_id=conflict.id,
-            project_id=artifact.project_id,
-            task_type=artifact.artifact_type,
-            payload={
-                "artifact_id": artifact.id,
-                "conflict_type": conflict.conflict_type,
-                "severity": conflict.severity,
-                "details": conflict.details,
-            },
-        )
+        detected_payload = {
+            "conflict_type": conflict.conflict_type,
+            "severity": conflict.severity,
+            "details": conflict.details,
+        }
+        line = artifact.artifact_type
+        conflict_audit("conflict.detected", conflict, actor, detected_payload, task_type=line)
         if auto:
-            audit_record(
-                event_type="conflict.resolved",
-                actor=actor,
-                resource_type="conflict",
-                resource_id=conflict.id,
-                project_id=artifact.project_id,
-                task_type=artifact.artifact_type,
-                payload={
-                    "artifact_id": artifact.id,
-                    "strategy": Conflict.Strategy.OVERRIDE,
-                    "resolved_by": auto_resolver,
-                    "automatic": True,
-                },
-            )
+            resolved_payload = {
+                "strategy": Conflict.Strategy.OVERRIDE,
+                "resolved_by": auto_resolver,
+                "automatic": True,
+            }
+            conflict_audit("conflict.resolved", conflict, actor, resolved_payload, task_type=line)
     return stored
 
 

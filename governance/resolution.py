@@ -17,13 +17,17 @@ from metaqore_site.api.exceptions import GovernanceBlocked, GovernanceForbidden
 HIGH_SEVERITIES = (Conflict.Severity.HIGH, Conflict.Severity.CRITICAL)
 
 
-def _audit_conflict(event_type: str, conflict: Conflict, actor: Actor, payload: dict) -> None:
+def conflict_audit(
+    event_type: str, conflict: Conflict, actor: Actor, payload: dict, *, task_type: str = ""
+) -> None:
+    """The audit event of a conflict's change (detected, resolved, escalated)."""
     audit_record(
         event_type=event_type,
         actor=actor,
         resource_type="conflict",
         resource_id=conflict.id,
         project_id=conflict.project_id,
+        task_type=task_type,
         payload={"artifact_id": conflict.artifact_id, **payload},
     )
 
@@ -44,7 +48,7 @@ def conflicts_close(
         mark_audited(conflict).save(
             update_fields=["status", "resolution_strategy", "resolved_by", "resolved_at", "note"]
         )
-        _audit_conflict("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
+        conflict_audit("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
         count += 1
     return count
 
@@ -86,7 +90,7 @@ def conflict_resolve(
         conflict.status = Conflict.Status.ESCALATED
         conflict.note = note
         mark_audited(conflict).save(update_fields=["status", "note"])
-        _audit_conflict("conflict.escalated", conflict, actor, {"note": note})
+        conflict_audit("conflict.escalated", conflict, actor, {"note": note})
         return conflict
 
     conflict.status = Conflict.Status.RESOLVED
@@ -97,7 +101,7 @@ def conflict_resolve(
     mark_audited(conflict).save(
         update_fields=["status", "resolution_strategy", "resolved_by", "resolved_at", "note"]
     )
-    _audit_conflict("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
+    conflict_audit("conflict.resolved", conflict, actor, {"strategy": strategy, "note": note})
 
     artifact = Artifact.objects.select_for_update().get(pk=conflict.artifact_id)
     if strategy == Conflict.Strategy.RETRY:
