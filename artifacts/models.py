@@ -105,6 +105,13 @@ class Artifact(models.Model):
             models.Index(fields=["project", "artifact_type", "state"], name="artifact_line_state"),
             models.Index(fields=["project", "state"], name="artifact_project_state"),
             models.Index(fields=["created_by"], name="artifact_created_by"),
+            # The newest-first list of one project, and its blocked artifacts (blocking report).
+            models.Index(fields=["project", "-created_at"], name="artifact_project_newest"),
+            models.Index(
+                fields=["project", "artifact_type", "version"],
+                condition=models.Q(is_blocked=True),
+                name="artifact_project_blocked",
+            ),
             GinIndex(fields=["file_paths"], name="artifact_file_paths_gin"),
             GinIndex(fields=["requirements"], name="artifact_requirements_gin"),
         ]

@@ -115,7 +115,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, server: str = "asgi") -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "false",
@@ -124,9 +124,18 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
         "METAQORE_SECURE_COOKIES": "false",
         "METAQORE_LOG_LEVEL": "WARNING",
     }
+    if server == "wsgi":  # gunicorn's threaded WSGI workers: no sync/async switches per request
+        app, worker = (
+            "metaqore_site.wsgi:application",
+            ["--worker-class", "gthread", "--threads", "4"],
+        )
+    else:  # production's default: uvicorn workers (ASGI), needed for SSE and WebSockets
+        app, worker = (
+            "metaqore_site.asgi:application",
+            ["--worker-class", "uvicorn_worker.UvicornWorker"],
+        )
     command = [
-        sys.executable, "-m", "gunicorn", "metaqore_site.asgi:application",
-        "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(workers),
+        sys.executable, "-m", "gunicorn", app, *worker, "--workers", str(workers),
         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
     ]  # fmt: skip
     log = (RESULTS / "server.log").open("w")  # access logs and warnings, away from the table
@@ -186,7 +195,7 @@ def run(args: argparse.Namespace) -> dict:
     connection.set_schema_to_public()
 
     port = free_port()
-    server = start_server(port, workers)
+    server = start_server(port, workers, args.server)
     base = f"http://127.0.0.1:{port}"
     try:
         host = {"Host": domain, "Authorization": f"Bearer {keys[0]}"}
@@ -244,7 +253,9 @@ def run(args: argparse.Namespace) -> dict:
                     "project_id": scaling_project.id,
                     "artifact_type": f"probe-{size}-{worker}",
                     "data": {"n": n},
-                    "file_paths": [f"probe/{size}/{n}.py", "src/f7.py"],
+                    # One path held by a filled artifact (a different one per probe): every
+                    # check does real work without probes piling conflicts onto each other.
+                    "file_paths": [f"probe/{size}/{n}.py", f"src/f{(n * 7919 + worker) % size}.py"],
                     "requirements": {"pkg7": ">=2"},
                 }
                 return "POST", "/api/v1/artifacts", body
@@ -291,7 +302,12 @@ def run(args: argparse.Namespace) -> dict:
         server.wait(timeout=30)
         connection.set_schema_to_public()
         organization.delete(force_drop=True)
-    return {"ceiling_rps": ceiling["rps"], "workers": workers, "results": results}
+    return {
+        "ceiling_rps": ceiling["rps"],
+        "workers": workers,
+        "server": args.server,
+        "results": results,
+    }
 
 
 async def _per_agent_load(base, domain, keys, make_request, args, ok=(201,), total=None):
@@ -389,6 +405,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--workers", type=int, default=0, help="default: 2 x cores")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    parser.add_argument(
+        "--server", choices=["asgi", "wsgi"], default="asgi", help="gunicorn worker type"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.requests, args.seconds, args.agents = 80, 10, [2, 4]
@@ -403,6 +422,7 @@ def main() -> None:
     data["machine"] = machine()
     data["settings"] = {
         "smoke": args.smoke,
+        "server": args.server,
         "requests": args.requests,
         "agents": args.agents,
         "scaling": args.scaling,

@@ -10,7 +10,9 @@ ENGINE = "django_tenants.postgresql_backend"
 
 def database_settings() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "").strip()
-    conn_max_age = int(os.environ.get("METAQORE_CONN_MAX_AGE", "60"))
+    # 0: one connection per request. Under ASGI, Django closes a persistent connection only in
+    # the thread that opened it, so CONN_MAX_AGE > 0 leaks one per worker thread (seen: 200+).
+    conn_max_age = int(os.environ.get("METAQORE_CONN_MAX_AGE", "0"))
     if url:
         import dj_database_url
 

@@ -18,7 +18,8 @@ from metaqore_site.api.viewsets import GovernedViewSet
 
 
 class ArtifactViewSet(GovernedViewSet):
-    queryset = Artifact.objects.all()
+    # The id breaks ties between rows created in the same microsecond: pages never overlap.
+    queryset = Artifact.objects.order_by("-created_at", "-id")
     serializer_class = ArtifactSerializer
     filterset_class = ArtifactFilter
     permission_classes = [action_permission(read="read", write="write_work")]
