@@ -56,7 +56,35 @@ def new_conflict_id() -> str:
     return public_id("conf")
 
 
-class GovernancePolicy(models.Model):
+class SingletonPolicy(models.Model):
+    """A per-org policy: one row per schema (pk is always 1), its revision bumped on each
+    change, created by a data migration in every org."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    revision = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=200, default="system", editable=False)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def default_values(cls) -> dict:
+        return {}
+
+    @classmethod
+    def load(cls, *, for_update: bool = False):
+        queryset = cls.objects.select_for_update() if for_update else cls.objects
+        policy = queryset.filter(pk=1).first()
+        if policy is None:
+            # The migration's row is gone: recreate the defaults without firing the audit
+            # receivers (reading the policy is not a change).
+            cls.objects.bulk_create([cls(pk=1, **cls.default_values())], ignore_conflicts=True)
+            policy = queryset.get(pk=1)
+        return policy
+
+
+class GovernancePolicy(SingletonPolicy):
     """The org's governance policy: one row per schema (pk is always 1)."""
 
     class Mode(models.TextChoices):
@@ -76,10 +104,6 @@ class GovernancePolicy(models.Model):
     routing_policy = models.CharField(
         max_length=30, choices=RoutingPolicy.choices, default=RoutingPolicy.DEFAULT_LOCAL_FIRST
     )
-    revision = models.PositiveIntegerField(default=1, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.CharField(max_length=200, default="system", editable=False)
-
     class Meta:
         verbose_name_plural = "governance policy"
         constraints = [
@@ -89,16 +113,6 @@ class GovernancePolicy(models.Model):
     def __str__(self) -> str:
         return f"Governance policy (mode {self.mode}, revision {self.revision})"
 
-    @classmethod
-    def load(cls, *, for_update: bool = False) -> GovernancePolicy:
-        queryset = cls.objects.select_for_update() if for_update else cls.objects
-        policy = queryset.filter(pk=1).first()
-        if policy is None:
-            # A migration creates the row in every org; recreate the defaults if it is gone,
-            # without firing the audit receivers (reading the policy is not a change).
-            cls.objects.bulk_create([cls(pk=1)], ignore_conflicts=True)
-            policy = queryset.get(pk=1)
-        return policy
 
 
 class Conflict(models.Model):

@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from artifacts.models import Artifact, GovernanceBypassError
+from governance.models import SingletonPolicy
 from governance.specialists import rules
 from governance.specialists.defaults import policy_field_values
 from metaqore_site.ids import public_id
@@ -139,11 +140,10 @@ class Skill(models.Model):
         )
 
 
-class HierarchyPolicy(models.Model):
+class HierarchyPolicy(SingletonPolicy):
     """The org's HMCP policy: one row per schema (pk is always 1), defaults from
     governance/defaults/hmcp.json, edited by org admins (admin, API)."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     chaining_depth = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
@@ -170,10 +170,6 @@ class HierarchyPolicy(models.Model):
     discovery_days = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
-    revision = models.PositiveIntegerField(default=1, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.CharField(max_length=200, default="system", editable=False)
-
     class Meta:
         verbose_name_plural = "hierarchy policy"
         constraints = [
@@ -190,15 +186,8 @@ class HierarchyPolicy(models.Model):
             raise ValidationError({"levels": [str(exc)]}) from exc
 
     @classmethod
-    def load(cls, *, for_update: bool = False) -> HierarchyPolicy:
-        queryset = cls.objects.select_for_update() if for_update else cls.objects
-        policy = queryset.filter(pk=1).first()
-        if policy is None:
-            # A migration creates the row in every org; recreate the defaults if it is gone,
-            # without firing the audit receivers (reading the policy is not a change).
-            cls.objects.bulk_create([cls(pk=1, **policy_field_values())], ignore_conflicts=True)
-            policy = queryset.get(pk=1)
-        return policy
+    def default_values(cls) -> dict:
+        return policy_field_values()
 
     def hierarchy_rules(self) -> rules.HierarchyRules:
         return rules.HierarchyRules(
