@@ -13,6 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from governance.keys import agent_key_create
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from tenants.models import Organization
 from tenants.services import organization_create
 
@@ -95,3 +96,44 @@ def client_for(organization: Organization, *, key: str | None = None, token: str
 def agent_client(org_a) -> APIClient:
     """Org A, authenticated as the plain agent 'coder'."""
     return client_for(org_a, key=make_agent_key(org_a))
+
+
+def user_token(organization: Organization, user) -> str:
+    """An access JWT of ``user`` for ``organization`` (as POST /api/v1/auth/token/ issues)."""
+    from governance.api.auth_views import OrgTokenObtainPairSerializer
+
+    use_org(organization)
+    return str(OrgTokenObtainPairSerializer.get_token(user).access_token)
+
+
+def role_client(organization: Organization, username: str, role: str) -> APIClient:
+    """An APIClient of a new user of ``organization`` with ``role``, signed in by JWT."""
+    return client_for(
+        organization, token=user_token(organization, make_user(organization, username, role))
+    )
+
+
+# One user per role in org A (the role matrix and most API tests use these).
+@pytest.fixture
+def org_admin(org_a) -> APIClient:
+    return role_client(org_a, "adam", ORG_ADMIN)
+
+
+@pytest.fixture
+def admin_user(org_admin) -> APIClient:
+    return org_admin
+
+
+@pytest.fixture
+def officer(org_a) -> APIClient:
+    return role_client(org_a, "olivia", COMPLIANCE_OFFICER)
+
+
+@pytest.fixture
+def auditor(org_a) -> APIClient:
+    return role_client(org_a, "audrey", AUDITOR)
+
+
+@pytest.fixture
+def viewer(org_a) -> APIClient:
+    return role_client(org_a, "vera", VIEWER)

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from compliance.models import AuditEvent
 from governance.roles import ORG_ADMIN
 from projects.models import Project
-from tests.artifacts.conftest import user_token
-from tests.conftest import client_for, make_agent_key, make_user, use_org
+from tests.conftest import client_for, make_agent_key, make_user, use_org, user_token
 
 LONE_SURROGATE = "\\ud800"  # as JSON text: a valid escape, but no UTF-8 encoding exists
 

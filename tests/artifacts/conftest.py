@@ -2,16 +2,8 @@ import pytest
 
 from governance.actors import Actor
 from governance.models import GovernancePolicy
-from governance.roles import COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from projects.services import project_create
-from tests.conftest import client_for, make_agent_key, make_user, use_org
-
-
-def user_token(organization, user) -> str:
-    from governance.api.auth_views import OrgTokenObtainPairSerializer
-
-    use_org(organization)
-    return str(OrgTokenObtainPairSerializer.get_token(user).access_token)
+from tests.conftest import client_for, make_agent_key
 
 
 @pytest.fixture
@@ -32,23 +24,6 @@ def tester(org_a):
 @pytest.fixture
 def orchestrator(org_a):
     return client_for(org_a, key=make_agent_key(org_a, "studio", privileged=True))
-
-
-@pytest.fixture
-def officer(org_a):
-    return client_for(
-        org_a, token=user_token(org_a, make_user(org_a, "olivia", COMPLIANCE_OFFICER))
-    )
-
-
-@pytest.fixture
-def admin_user(org_a):
-    return client_for(org_a, token=user_token(org_a, make_user(org_a, "adam", ORG_ADMIN)))
-
-
-@pytest.fixture
-def viewer(org_a):
-    return client_for(org_a, token=user_token(org_a, make_user(org_a, "vera", VIEWER)))
 
 
 def set_mode(mode: str) -> None:

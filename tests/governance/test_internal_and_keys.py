@@ -6,8 +6,7 @@ from governance.actors import Actor
 from governance.models import AgentKey, Conflict
 from governance.roles import ORG_ADMIN
 from projects.services import project_create
-from tests.artifacts.conftest import user_token
-from tests.conftest import client_for, make_agent_key, make_user
+from tests.conftest import client_for, make_agent_key, make_user, user_token
 
 
 def test_auto_resolve_resolves_only_open_low_and_medium(org_a):

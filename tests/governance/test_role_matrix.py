@@ -12,8 +12,7 @@ from artifacts.services import artifact_declare
 from governance.actors import Actor
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from projects.services import project_create
-from tests.artifacts.conftest import user_token
-from tests.conftest import client_for, make_agent_key, make_user, use_org
+from tests.conftest import client_for, make_agent_key, make_user, use_org, user_token
 
 ROLES = ("agent", "privileged", "viewer", "auditor", "officer", "admin", "other_admin", "anon")
 

@@ -6,8 +6,7 @@ from compliance.models import AuditEvent
 from governance.models import GovernancePolicy, Provider
 from governance.roles import ORG_ADMIN, VIEWER
 from governance.routing import allowed_kinds, canonical_policy, classify
-from tests.artifacts.conftest import user_token
-from tests.conftest import client_for, make_agent_key, make_user
+from tests.conftest import client_for, make_agent_key, make_user, user_token
 
 CLASSIFY = "/api/v1/governance/routing/classify"
 ENFORCE = "/api/v1/governance/routing/enforce"

@@ -12,11 +12,9 @@ from django.utils import timezone
 
 from compliance.models import AuditEvent
 from governance.actors import SYSTEM, Actor
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from governance.specialists.registry import skill_create
 from projects.services import project_create
-from tests.artifacts.conftest import user_token
-from tests.conftest import client_for, make_agent_key, make_user
+from tests.conftest import client_for, make_agent_key
 
 GOOD_METRICS = {
     "functional_unit_test": 0.97,
@@ -58,28 +56,6 @@ def trainer(org_a):
 @pytest.fixture
 def trainer2(org_a):
     return client_for(org_a, key=make_agent_key(org_a, "trainer-2"))
-
-
-@pytest.fixture
-def org_admin(org_a):
-    return client_for(org_a, token=user_token(org_a, make_user(org_a, "adam", ORG_ADMIN)))
-
-
-@pytest.fixture
-def officer(org_a):
-    return client_for(
-        org_a, token=user_token(org_a, make_user(org_a, "olivia", COMPLIANCE_OFFICER))
-    )
-
-
-@pytest.fixture
-def viewer(org_a):
-    return client_for(org_a, token=user_token(org_a, make_user(org_a, "vera", VIEWER)))
-
-
-@pytest.fixture
-def auditor(org_a):
-    return client_for(org_a, token=user_token(org_a, make_user(org_a, "audrey", AUDITOR)))
 
 
 def proposal(project, **overrides) -> dict:

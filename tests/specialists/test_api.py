@@ -284,8 +284,7 @@ ROLES = ("agent", "privileged", "viewer", "auditor", "officer", "admin", "anon")
 def caller(org_a, role: str):
     """A client for one kind of caller (built on demand: users and keys cost time)."""
     from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
-    from tests.artifacts.conftest import user_token
-    from tests.conftest import make_user
+    from tests.conftest import make_user, user_token
 
     users = {
         "viewer": VIEWER,
