@@ -104,6 +104,7 @@ class GovernancePolicy(SingletonPolicy):
     routing_policy = models.CharField(
         max_length=30, choices=RoutingPolicy.choices, default=RoutingPolicy.DEFAULT_LOCAL_FIRST
     )
+
     class Meta:
         verbose_name_plural = "governance policy"
         constraints = [
@@ -112,7 +113,6 @@ class GovernancePolicy(SingletonPolicy):
 
     def __str__(self) -> str:
         return f"Governance policy (mode {self.mode}, revision {self.revision})"
-
 
 
 class Conflict(models.Model):

@@ -170,6 +170,7 @@ class HierarchyPolicy(SingletonPolicy):
     discovery_days = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
+
     class Meta:
         verbose_name_plural = "hierarchy policy"
         constraints = [
