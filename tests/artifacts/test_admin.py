@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -40,7 +41,7 @@ def change_form(artifact: Artifact, **overrides) -> dict:
 def test_admin_activation_of_blocked_artifact_is_refused(admin_client_a, coder, tester, project):
     declare(coder, project)
     blocked = Artifact.objects.get(pk=declare(tester, project).json()["id"])
-    url = f"/admin/artifacts/artifact/{blocked.pk}/change/"
+    url = f"/admin/artifacts/artifact/{admin_quote(blocked.pk)}/change/"
     response = admin_client_a.post(url, change_form(blocked, state="active"))
     assert response.status_code == 200  # the form comes back with the error
     assert b"Cannot activate" in response.content
@@ -50,7 +51,7 @@ def test_admin_activation_of_blocked_artifact_is_refused(admin_client_a, coder, 
 def test_admin_edit_is_governed_and_audited_as_the_admin_user(admin_client_a, coder, project):
     artifact = Artifact.objects.get(pk=declare(coder, project).json()["id"])
     start = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-    url = f"/admin/artifacts/artifact/{artifact.pk}/change/"
+    url = f"/admin/artifacts/artifact/{admin_quote(artifact.pk)}/change/"
     response = admin_client_a.post(url, change_form(artifact, data='{"edited": true}'))
     assert response.status_code == 302, response.content[:2000]
     assert Artifact.objects.get(pk=artifact.pk).data == {"edited": True}

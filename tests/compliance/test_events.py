@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -85,7 +86,7 @@ def test_an_admin_edit_is_one_event_by_the_admin_user(org_a):
     client = Client(HTTP_HOST="alpha.localhost")
     client.force_login(user)
     response = client.post(
-        f"/admin/projects/project/{project.pk}/change/",
+        f"/admin/projects/project/{admin_quote(project.pk)}/change/",
         {
             "name": "New name",
             "description": "",
@@ -106,10 +107,16 @@ def test_an_admin_edit_is_one_event_by_the_admin_user(org_a):
 
     # The trail itself is read-only in the admin.
     event = events[0]
-    assert client.get(f"/admin/compliance/auditevent/{event.pk}/change/").status_code == 200
+    assert (
+        client.get(f"/admin/compliance/auditevent/{admin_quote(event.pk)}/change/").status_code
+        == 200
+    )
     assert client.get("/admin/compliance/auditevent/").status_code == 200
     assert client.get("/admin/compliance/auditevent/add/").status_code == 403
-    assert client.post(f"/admin/compliance/auditevent/{event.pk}/delete/").status_code == 403
+    assert (
+        client.post(f"/admin/compliance/auditevent/{admin_quote(event.pk)}/delete/").status_code
+        == 403
+    )
     use_org(org_a)
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 

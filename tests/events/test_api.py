@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.utils import quote as admin_quote
 from rest_framework.test import APIClient
 
 from artifacts.services import artifact_declare
@@ -237,7 +238,7 @@ def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
     )
     event = AuditEvent.objects.get(event_type="webhook.created", resource_id=webhook.pk)
     assert event.actor == "user:root"
-    change = f"/admin/compliance/webhook/{webhook.pk}/change/"
+    change = f"/admin/compliance/webhook/{admin_quote(webhook.pk)}/change/"
     assert django_admin.get(change).status_code == 200
     response = django_admin.post(change, admin_form(secret="", active=""))
     assert response.status_code == 302

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -44,12 +45,14 @@ def test_admin_creates_and_edits_skills_through_the_service(admin_site):
     skill = Skill.objects.get(skill_id="report-writing")
     assert skill.created_by == "user:root"
     response = admin_site.post(
-        f"/admin/governance/skill/{skill.pk}/change/",
+        f"/admin/governance/skill/{admin_quote(skill.pk)}/change/",
         skill_form(max_specialist_size_mb="90"),
     )
     assert response.status_code == 302
     assert Skill.objects.get(pk=skill.pk).max_specialist_size_mb == 90
-    response = admin_site.post(f"/admin/governance/skill/{skill.pk}/delete/", {"post": "yes"})
+    response = admin_site.post(
+        f"/admin/governance/skill/{admin_quote(skill.pk)}/delete/", {"post": "yes"}
+    )
     assert response.status_code == 302
     assert events_after(start) == [
         ("skill.created", "user:root"),
@@ -115,9 +118,9 @@ def test_admin_pages_render(admin_site, agent, project, skill):
     for url in (
         "/admin/governance/skill/",
         "/admin/governance/specialist/",
-        f"/admin/governance/specialist/{specialist['id']}/change/",
+        f"/admin/governance/specialist/{admin_quote(specialist['id'])}/change/",
         "/admin/governance/trainingjob/",
-        f"/admin/governance/trainingjob/{specialist['training_job']['id']}/change/",
+        f"/admin/governance/trainingjob/{admin_quote(specialist['training_job']['id'])}/change/",
         "/admin/governance/hierarchypolicy/1/change/",
     ):
         assert admin_site.get(url).status_code == 200, url
