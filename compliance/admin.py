@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
+from compliance.chain import EVENT_FIELDS
 from compliance.events import EventFilterError, parse_globs
 from compliance.models import AuditEvent, Webhook, WebhookDelivery
 from compliance.webhooks import (
@@ -38,24 +39,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = None
-    fields = (
-        "id",
-        "seq",
-        "timestamp",
-        "event_type",
-        "organization",
-        "actor",
-        "agent_name",
-        "provider",
-        "task_type",
-        "project_id",
-        "resource_type",
-        "resource_id",
-        "request_id",
-        "payload_pretty",
-        "prev_hash",
-        "hash",
-    )
+    # Every stored field, the payload pretty-printed.
+    fields = tuple("payload_pretty" if name == "payload" else name for name in EVENT_FIELDS)
     readonly_fields = fields
 
     @admin.display(description="payload")

@@ -58,11 +58,12 @@ class AgentKeyAdmin(admin.ModelAdmin):
 # --- governance state: policy and conflicts ------------------------------------------------
 
 
-@admin.register(GovernancePolicy)
-class GovernancePolicyAdmin(admin.ModelAdmin):
-    list_display = ("mode", "auto_archive_superseded", "revision", "updated_by", "updated_at")
-    fields = (*EDITABLE_FIELDS, "revision", "updated_by", "updated_at")
+class SingletonPolicyAdmin(admin.ModelAdmin):
+    """A per-org policy row: edited, never added or deleted; saves go through ``update_policy``
+    (a service taking ``actor`` and ``changes``) so they are checked and audited."""
+
     readonly_fields = ("revision", "updated_by", "updated_at")
+    update_policy = None
 
     def has_add_permission(self, request):
         return False
@@ -72,8 +73,15 @@ class GovernancePolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
-        fresh = policy_update(actor=actor_for_user(request.user), changes=changes)
+        fresh = self.update_policy(actor=actor_for_user(request.user), changes=changes)
         obj.revision, obj.updated_by = fresh.revision, fresh.updated_by
+
+
+@admin.register(GovernancePolicy)
+class GovernancePolicyAdmin(SingletonPolicyAdmin):
+    list_display = ("mode", "auto_archive_superseded", "revision", "updated_by", "updated_at")
+    fields = (*EDITABLE_FIELDS, "revision", "updated_by", "updated_at")
+    update_policy = staticmethod(policy_update)
 
 
 def _resolve_action(strategy: str):

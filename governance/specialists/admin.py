@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from governance.actors import actor_for_user
+from governance.admin import SingletonPolicyAdmin
 from governance.permissions import actor_can
 from governance.specialists.models import HierarchyPolicy, Skill, Specialist, TrainingJob
 from governance.specialists.registry import (
@@ -77,24 +78,13 @@ class SkillAdmin(admin.ModelAdmin):
 
 
 @admin.register(HierarchyPolicy)
-class HierarchyPolicyAdmin(admin.ModelAdmin):
+class HierarchyPolicyAdmin(SingletonPolicyAdmin):
     list_display = ("__str__", "chaining_depth", "spawn_min_confidence", "updated_by", "updated_at")
     fields = (*POLICY_FIELDS, "revision", "updated_by", "updated_at")
-    readonly_fields = ("revision", "updated_by", "updated_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    update_policy = staticmethod(hierarchy_policy_update)
 
     def has_change_permission(self, request, obj=None):
         return _can(request, "change_policy")
-
-    def save_model(self, request, obj, form, change):
-        changes = {name: form.cleaned_data[name] for name in form.changed_data}
-        fresh = hierarchy_policy_update(actor=actor_for_user(request.user), changes=changes)
-        obj.revision, obj.updated_by = fresh.revision, fresh.updated_by
 
 
 def _move_action(target: str, verb: str):

@@ -80,3 +80,22 @@ def test_admin_action_resolves_conflicts(admin_client_a, coder, tester, project)
     conflict = Conflict.objects.get(pk=conflict_id)
     assert (conflict.status, conflict.resolved_by) == ("resolved", "user:root")
     assert Artifact.objects.get(pk=blocked["id"]).is_blocked is False
+
+
+def test_admin_policy_edit_goes_through_the_service(admin_client_a):
+    from governance.models import GovernancePolicy
+
+    response = admin_client_a.post(
+        "/admin/governance/governancepolicy/1/change/",
+        {
+            "mode": "adaptive",
+            "routing_policy": "default_local_first",
+            "auto_archive_superseded": "on",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    policy = GovernancePolicy.load()
+    assert (policy.mode, policy.revision, policy.updated_by) == ("adaptive", 2, "user:root")
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert (event.event_type, event.actor) == ("policy.changed", "user:root")
+    assert admin_client_a.get("/admin/governance/governancepolicy/add/").status_code == 403
