@@ -24,6 +24,10 @@ bind = (
     f"{os.environ.get('METAQORE_BIND', '0.0.0.0')}:"  # noqa: S104 (containers listen on all)
     f"{os.environ.get('PORT') or os.environ.get('METAQORE_PORT') or 8001}"
 )
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections over
+# the workers. On one shared socket, the first worker to wake accepts a whole burst of
+# keep-alive connections and serves them all while the others idle (seen in bench/run.py).
+reuse_port = True
 graceful_timeout = 10  # open event streams end; their clients resume with Last-Event-ID
 accesslog = "-"
 

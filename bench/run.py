@@ -228,6 +228,34 @@ def run(args: argparse.Namespace) -> dict:
                 summarize(f"declare_{agents}_agents", lat, err, secs, concurrency=agents)
             )
 
+        # The same 8 agents at half the throughput they reached flat out: latency without the
+        # queueing of a saturated machine (the load generator shares its two cores).
+        declare8 = next(r for r in results if r["scenario"] == f"declare_{args.agents[0]}_agents")
+        rate = declare8["rps"] / 2
+        run_id = secrets.token_hex(3)
+
+        def paced(worker: int, n: int, run_id=run_id):
+            body = {
+                "project_id": project.id,
+                "artifact_type": f"paced-{run_id}-{worker}",
+                "data": {"n": n},
+            }
+            return "POST", "/api/v1/artifacts", body
+
+        lat, err, secs = asyncio.run(
+            _paced_load(base, domain, keys[: args.agents[0]], paced, rate, args.seconds)
+        )
+        results.append(
+            summarize(
+                f"declare_{args.agents[0]}_agents_half_load",
+                lat,
+                err,
+                secs,
+                concurrency=args.agents[0],
+                offered_rps=round(rate, 1),
+            )
+        )
+
         def conflicting(worker: int, n: int):
             body = {"project_id": project.id, "artifact_type": f"race-{n % 4}", "data": {"n": n}}
             return "POST", "/api/v1/artifacts", body
@@ -331,6 +359,37 @@ async def _per_agent_load(base, domain, keys, make_request, args, ok=(201,), tot
     errors = sum(outcome[1] for outcome in outcomes)
     seconds = max(outcome[2] for outcome in outcomes)
     return latencies, errors, seconds
+
+
+async def _paced_load(base, domain, keys, make_request, rate, seconds, ok=(201,)):
+    """Open loop: each agent sends at fixed intervals (``rate`` requests/s in all), whatever
+    the answers' speed. Latency counts from the scheduled send time, so a request that had to
+    wait for its agent's previous answer is charged for the wait (no coordinated omission)."""
+    interval = len(keys) / rate
+    latencies: list[float] = []
+    errors = 0
+
+    async def agent(index: int, key: str) -> None:
+        nonlocal errors
+        headers = {"Host": domain, "Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+            start = time.perf_counter() + index * interval / len(keys)  # spread the agents
+            n = 0
+            while True:
+                scheduled = start + n * interval
+                if scheduled - start > seconds:
+                    return
+                await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+                method, path, body = make_request(index, n)
+                response = await client.request(method, path, json=body)
+                latencies.append(time.perf_counter() - scheduled)
+                if response.status_code not in ok:
+                    errors += 1
+                n += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(agent(i, key) for i, key in enumerate(keys)))
+    return latencies, errors, time.perf_counter() - began
 
 
 def _export(base: str, headers: dict[str, str], server_pid: int) -> dict:

@@ -1,20 +1,46 @@
-"""ASGI entry point: Django for HTTP (the SSE stream included), Channels for WebSockets.
+"""ASGI entry point: uvicorn workers serve the whole API, the event stream and WebSockets.
 
 Production: ``gunicorn metaqore_site.asgi:application -k uvicorn_worker.UvicornWorker``
 (see gunicorn.conf.py); development: ``make run`` (uvicorn with --reload).
+
+Only the live event stream is asynchronous code; every other view is synchronous (DRF).
+Django's ASGI handler runs a synchronous request in a fresh thread per request and crosses
+between the event loop and threads several times around the middleware, which cost most of
+the CPU of a small request (and a DB connection per new thread). So plain HTTP goes to
+Django's WSGI handler on a fixed pool of threads (a2wsgi): one hand-off per request, threads
+and their pooled connections reused. ``/api/v1/events/stream`` (SSE) stays on the ASGI
+handler, and Channels serves WebSockets.
 """
 
 import os
 
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
-django_application = get_asgi_application()  # sets Django up before the imports below
+django_asgi_application = get_asgi_application()  # sets Django up before the imports below
 
+from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from compliance.websocket import websocket_urlpatterns  # noqa: E402
 
+# Paths answered by asynchronous views (long-lived streams): they need the ASGI handler.
+ASYNC_PATH_PREFIXES = ("/api/v1/events/",)
+
+django_wsgi_application = WSGIMiddleware(
+    get_wsgi_application(), workers=settings.METAQORE_WSGI_THREADS
+)
+
+
+async def http_application(scope, receive, send) -> None:
+    if scope["path"].startswith(ASYNC_PATH_PREFIXES):
+        await django_asgi_application(scope, receive, send)
+    else:
+        await django_wsgi_application(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
-    {"http": django_application, "websocket": URLRouter(websocket_urlpatterns)}
+    {"http": http_application, "websocket": URLRouter(websocket_urlpatterns)}
 )

@@ -10,9 +10,11 @@ ENGINE = "django_tenants.postgresql_backend"
 
 def database_settings() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "").strip()
-    # 0: one connection per request. Under ASGI, Django closes a persistent connection only in
-    # the thread that opened it, so CONN_MAX_AGE > 0 leaks one per worker thread (seen: 200+).
-    conn_max_age = int(os.environ.get("METAQORE_CONN_MAX_AGE", "0"))
+    pool = pool_options()
+    # With the pool, Django hands the connection back at the end of each request. Without it,
+    # 0 means one connection per request: under ASGI, Django closes a persistent connection
+    # only in the thread that opened it, so CONN_MAX_AGE > 0 leaks one per worker thread.
+    conn_max_age = 0 if pool else int(os.environ.get("METAQORE_CONN_MAX_AGE", "0"))
     if url:
         import dj_database_url
 
@@ -21,6 +23,8 @@ def database_settings() -> dict[str, Any]:
             raise ValueError("DATABASE_URL must point at PostgreSQL (schemas per organization)")
         config["ENGINE"] = ENGINE
         config["TEST"] = {"NAME": _test_database_name(f"test_{config['NAME']}")}
+        if pool:
+            config.setdefault("OPTIONS", {})["pool"] = pool
         return config
 
     from metaqore_site import embedded_db
@@ -47,7 +51,26 @@ def database_settings() -> dict[str, Any]:
         "PORT": str(info.port),
         "CONN_MAX_AGE": conn_max_age,
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"pool": pool} if pool else {},
         "TEST": {"NAME": _test_database_name(f"test_{embedded_db.DATABASE_NAME}")},
+    }
+
+
+def pool_options() -> dict[str, Any] | None:
+    """Django's psycopg connection pool, per process (``METAQORE_DB_POOL``, on by default).
+
+    A new PostgreSQL connection costs a backend fork and its setup on every request; the pool
+    keeps ``min_size`` open and lends one to each request (or thread) for its duration.
+    ``max_size`` bounds what one process may hold: workers x max_size must stay below the
+    server's max_connections (or PgBouncer's pool).
+    """
+    if os.environ.get("METAQORE_DB_POOL", "true").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    return {
+        "min_size": int(os.environ.get("METAQORE_DB_POOL_MIN_SIZE", "2")),
+        "max_size": int(os.environ.get("METAQORE_DB_POOL_MAX_SIZE", "16")),
+        # A request waits this long for a free connection before failing (503 from health).
+        "timeout": float(os.environ.get("METAQORE_DB_POOL_TIMEOUT", "10")),
     }
 
 

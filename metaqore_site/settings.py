@@ -56,6 +56,9 @@ METAQORE_AGENT_KEY_PREFIX = "mq_"
 # Live events (SSE, WebSocket, webhooks) and metrics; see README "Live events" and "Metrics".
 METAQORE_SSE_HEARTBEAT_SECONDS = float(os.environ.get("METAQORE_SSE_HEARTBEAT_SECONDS") or 15)
 METAQORE_STREAM_DB_THREADS = env_int("METAQORE_STREAM_DB_THREADS", 4)
+# Threads per uvicorn worker running the synchronous API (metaqore_site/asgi.py); each holds
+# at most one pooled database connection while it answers.
+METAQORE_WSGI_THREADS = env_int("METAQORE_WSGI_THREADS", 8)
 METAQORE_WEBHOOK_ALLOW_PRIVATE = env_bool("METAQORE_WEBHOOK_ALLOW_PRIVATE", False)
 METAQORE_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_TIMEOUT_SECONDS") or 10)
 METAQORE_METRICS_TOKEN = os.environ.get("METAQORE_METRICS_TOKEN", "")

@@ -14,7 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compliance.audit import audit_record
-from compliance.chain import jsonl_chain_verify
+from compliance.chain import (
+    HASHED_FIELDS,
+    canonical_json,
+    event_hash,
+    format_timestamp,
+    jsonl_chain_verify,
+)
 from compliance.models import AuditEvent
 from governance.actors import SYSTEM, Actor
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
@@ -284,6 +290,35 @@ def test_csv_export_columns_and_formula_injection(auditor_client, org_a):
     assert json.loads(row["payload"]) == {"note": "=1+1"}
     assert row["seq"] == str(start + 1) and len(row["hash"]) == 64
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)
+
+
+def test_csv_rows_carry_what_the_chain_hashes(auditor_client, org_a):
+    """The CSV is rendered from text PostgreSQL formats (timestamp, payload::text): each row
+    still holds the canonical payload and timestamp, so its hash can be recomputed."""
+    audit_record(
+        event_type="x.canonical",
+        actor=SYSTEM,
+        payload={
+            "zeta": [1, 2.5, {"b": None, "a": True}],
+            "alpha": 'ünïcødé "quoted", comma\nnewline',
+            "big": 2**62,
+            "tiny": 1e-7,
+            "nested": {"longer_key": 1, "k": 2},
+        },
+    )
+    text = read(auditor_client.get(EXPORT, {"format": "csv"})).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    stored = {event.seq: event for event in AuditEvent.objects.all()}
+    assert len(rows) == len(stored) - 1  # all but the export's own event
+    for row in rows:
+        event = stored[int(row["seq"])]
+        assert row["payload"] == canonical_json(event.payload)
+        assert row["timestamp"] == format_timestamp(event.timestamp)
+    row = rows[-1]  # the event above: no cell a spreadsheet guard had to prefix
+    assert row["event_type"] == "x.canonical"
+    data = {name: row[name] for name in HASHED_FIELDS if name not in ("seq", "payload")}
+    data.update(seq=int(row["seq"]), payload=json.loads(row["payload"]))
+    assert event_hash(row["prev_hash"], data) == row["hash"] == stored[int(row["seq"])].hash
 
 
 def test_json_export_report_honours_filters(auditor_client, sample):
