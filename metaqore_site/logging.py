@@ -13,7 +13,10 @@ class RequestContextFilter(logging.Filter):
     """Adds ``request_id`` and ``org`` (the current schema) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get() or ""
+        # django.request logs a 4xx/5xx after the middleware returned (the context variable
+        # is reset by then) but passes the request along: take its id from there.
+        request = getattr(record, "request", None)
+        record.request_id = current_request_id.get() or getattr(request, "request_id", "") or ""
         try:
             from django.db import connection
 
