@@ -15,7 +15,7 @@ from governance.api.serializers import (
 )
 from governance.models import Conflict, GovernancePolicy
 from governance.permissions import action_permission
-from governance.reports import blocking_report
+from governance.reports import REPORT_CONFLICTS_DEFAULT, REPORT_CONFLICTS_MAX, blocking_report
 from governance.resolution import conflict_resolve
 from metaqore_site.api.fields import PublicIdField
 from metaqore_site.api.openapi import NOT_FOUND
@@ -60,6 +60,12 @@ class GovernancePolicyView(GovernedAPIView):
 
 class BlockingReportQuery(serializers.Serializer):
     project_id = PublicIdField()
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=REPORT_CONFLICTS_MAX,
+        default=REPORT_CONFLICTS_DEFAULT,
+        help_text="How many of the most recent unresolved conflicts to include.",
+    )
 
 
 class BlockingReportView(GovernedAPIView):
@@ -74,6 +80,9 @@ class BlockingReportView(GovernedAPIView):
                     "project_id": serializers.CharField(),
                     "blocked_artifacts": serializers.ListField(child=serializers.CharField()),
                     "conflicts": ConflictSerializer(many=True),
+                    "conflicts_total": serializers.IntegerField(
+                        help_text="All unresolved conflicts (``conflicts`` holds ``limit``)."
+                    ),
                     "remediation": RemediationSerializer(many=True),
                     "counts": serializers.DictField(child=serializers.IntegerField()),
                     "generated_at": serializers.DateTimeField(),
@@ -85,7 +94,8 @@ class BlockingReportView(GovernedAPIView):
     def get(self, request):
         query = BlockingReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = blocking_report(get_object_or_404(Project, pk=query.validated_data["project_id"]))
+        project = get_object_or_404(Project, pk=query.validated_data["project_id"])
+        report = blocking_report(project, limit=query.validated_data["limit"])
         report["remediation"] = remediation_for(report["conflicts"])
         report["conflicts"] = ConflictSerializer(report["conflicts"], many=True).data
         return Response(report)

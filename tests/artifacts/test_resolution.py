@@ -135,17 +135,32 @@ def test_blocking_report(coder, blocked_by_parallel, blocked_by_version, project
         "project_id",
         "blocked_artifacts",
         "conflicts",
+        "conflicts_total",
         "remediation",
         "counts",
         "generated_at",
     }
     assert set(report["blocked_artifacts"]) == {blocked_by_parallel[0], blocked_by_version[0]}
+    assert report["conflicts_total"] == len(report["conflicts"]) == 2
     assert report["counts"] == {"low": 0, "medium": 1, "high": 1, "critical": 0}
     assert {r["conflict_id"] for r in report["remediation"]} == {
         blocked_by_parallel[1],
         blocked_by_version[1],
     }
     assert coder.get("/api/v1/governance/blocking-report?project_id=proj_nope").status_code == 404
+
+    # The most recent first, as many as asked; the totals still cover every conflict.
+    limited = coder.get(f"/api/v1/governance/blocking-report?project_id={project.id}&limit=1")
+    assert [c["id"] for c in limited.json()["conflicts"]] == [report["conflicts"][0]["id"]]
+    assert limited.json()["conflicts_total"] == 2
+    assert [r["conflict_id"] for r in limited.json()["remediation"]] == [
+        report["conflicts"][0]["id"]
+    ]
+    for bad in ("0", "501", "x"):
+        response = coder.get(
+            f"/api/v1/governance/blocking-report?project_id={project.id}&limit={bad}"
+        )
+        assert response.status_code == 400 and "limit" in response.json()
     assert coder.get("/api/v1/governance/blocking-report").status_code == 400
 
 

@@ -274,8 +274,11 @@ class Governance(_Resource):
         body = {"strategy": strategy, "note": note}
         return self._send(Call("POST", f"governance/conflicts/{conflict_id}/resolve", json=body))
 
-    def blocking_report(self, project_id: str) -> Any:
-        params = {"project_id": project_id}
+    def blocking_report(self, project_id: str, limit: int | None = None) -> Any:
+        """Counts cover every unresolved conflict; ``conflicts`` the ``limit`` most recent."""
+        params: dict[str, Any] = {"project_id": project_id}
+        if limit is not None:
+            params["limit"] = limit
         return self._send(Call("GET", "governance/blocking-report", params=params))
 
     def policy(self) -> Any:
