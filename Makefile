@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= $(or $(METAQORE_PORT),8001)
 BIND   ?= 127.0.0.1
 
-.PHONY: run test lint format venv browser screenshots bench bench-smoke migrate clean-db audit-export audit-tail require-org
+.PHONY: run test lint format venv browser screenshots bench bench-smoke bench-provisioning migrate clean-db audit-export audit-tail require-org
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -36,6 +36,12 @@ bench: migrate
 
 bench-smoke: migrate
 	$(BIN)/python bench/run.py --smoke --output bench/results/smoke.json
+
+# Seconds per new org (template clone vs migrating) and `migrate_schemas` over 100 orgs per
+# executor: bench/results/provisioning.json and migrate_orgs.json, about 5 minutes.
+bench-provisioning: migrate
+	$(BIN)/python bench/provisioning.py
+	$(BIN)/python bench/migrate_orgs.py
 
 # Refresh the committed dashboard screenshots from the browser journeys.
 screenshots: venv browser

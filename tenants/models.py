@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import schema_exists
+
+from tenants.provisioning import TEMPLATE_SCHEMA, schema_provision
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
 slug_validator = RegexValidator(
@@ -24,12 +28,37 @@ class Organization(TenantMixin):
 
     auto_create_schema = True
     auto_drop_schema = False  # dropping an org's data is an explicit operator decision
+    # New schemas are cloned from the migrated template schema (tenants.provisioning); False
+    # migrates each one from scratch (the benchmark's baseline).
+    clone_from_template = True
+    provisioned_by: str | None = None  # after creation: "clone" or "migrate"
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return self.slug
+
+    def save(self, *args, **kwargs) -> None:
+        # A tenant row on the template would route requests to it, and deleting it would drop it.
+        if self._state.adding and self.schema_name.lower() == TEMPLATE_SCHEMA:
+            raise ValidationError(f"The schema name {TEMPLATE_SCHEMA!r} is reserved.")
+        super().save(*args, **kwargs)
+
+    def create_schema(
+        self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
+    ) -> bool:
+        """Called by ``save()`` for a new organization (which drops the schema again if this
+        raises): a clone of the template instead of django-tenants' migrate-every-migration."""
+        if not sync_schema:
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        self.provisioned_by = schema_provision(
+            self.schema_name, clone=self.clone_from_template, verbosity=verbosity
+        )
+        connection.set_schema_to_public()
+        return True
 
 
 class Domain(DomainMixin):
