@@ -38,7 +38,7 @@ bench-smoke: migrate
 	$(BIN)/python bench/run.py --smoke --output bench/results/smoke.json
 
 # Seconds per new org (template clone vs migrating) and `migrate_schemas` over 100 orgs per
-# executor: bench/results/provisioning.json and migrate_orgs.json, about 5 minutes.
+# executor: bench/results/provisioning.json and migrate_orgs.json, about 6 minutes.
 bench-provisioning: migrate
 	$(BIN)/python bench/provisioning.py
 	$(BIN)/python bench/migrate_orgs.py

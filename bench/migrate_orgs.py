@@ -134,6 +134,8 @@ def run(orgs: int, app_label: str) -> dict:
             "seconds": round(sum(creating), 2),
             "first_10_mean": round(statistics.mean(creating[:10]), 3),
             "last_10_mean": round(statistics.mean(creating[-10:]), 3),
+            "p50": round(statistics.median(creating), 3),
+            "max": round(max(creating), 3),
         },
         "multiprocessing_processes": getattr(settings, "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2),
         "pending_migration": f"{app_label}.{newest}",
