@@ -16,6 +16,7 @@ SCENARIOS = {
     "ceiling_health",
     "declare_2_agents",
     "declare_4_agents",
+    "declare_2_agents_half_load",
     "declare_conflicting_8_agents",
     "scaling_declare_at_100",
     "scaling_declare_at_1000",
@@ -50,7 +51,9 @@ def test_bench_smoke(tmp_path):
     for name, row in rows.items():
         if "requests" in row:
             assert row["requests"] > 0 and row["errors"] == 0, (name, row, result.stdout[-3000:])
-    assert rows["export_csv"]["events"] > 0
+    assert rows["export_csv"]["events"] >= 5000  # the smoke run's export_events
+    assert rows["provisioning"]["method"] == "clone"
+    assert rows["declare_2_agents_half_load"]["offered_rps"] > 0
     assert report["machine"]["cores"] >= 1 and report["machine"]["commit"]
     assert "declare_8_rps_over_ceiling_rps" not in report["ratios"]  # no 8-agent run in smoke
     assert "export_peak_rss_mb" in report["ratios"]
