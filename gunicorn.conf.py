@@ -28,6 +28,10 @@ bind = (
 # the workers. On one shared socket, the first worker to wake accepts a whole burst of
 # keep-alive connections and serves them all while the others idle (seen in bench/run.py).
 reuse_port = True
+# Idle keep-alive connections stay open this long (gunicorn's default is 2 s). It must outlast
+# the idle timeout of the proxy or client pool in front (60 s on common load balancers):
+# otherwise a client may send on a connection the server is closing and get a reset.
+keepalive = 75
 graceful_timeout = 10  # open event streams end; their clients resume with Last-Event-ID
 accesslog = "-"
 

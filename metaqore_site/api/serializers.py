@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -52,14 +51,3 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        # ModelSerializer inspects the model again for every serializer instance (two per
-        # declaration). What it builds depends on the class only (Meta, declared fields), so
-        # build it once per class and give each instance its own copies, as DRF does with
-        # declared fields.
-        built = type(self).__dict__.get("_built_fields")
-        if built is None:
-            built = super().get_fields()
-            type(self)._built_fields = built
-        return copy.deepcopy(built)

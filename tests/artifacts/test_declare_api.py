@@ -146,3 +146,25 @@ def test_missing_data_is_400(coder, project):
     response = coder.post("/api/v1/artifacts", {"project_id": project.id, "artifact_type": "code"})
     assert response.status_code == 400
     assert "data" in response.json()
+
+
+def test_declaration_body_is_the_artifact_serializers_representation(coder, project):
+    """Declarations render the artifact from a serializer kept per thread: the body is exactly
+    what a fresh ArtifactSerializer gives, for one artifact after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from artifacts.api.serializers import ArtifactSerializer, artifact_representation
+
+    first = declare(coder, project, data={"a": 1}, file_paths=["a.py"], requirements={"x": ">=1"})
+    second = declare(coder, project, artifact_type="plan", metadata={"k": "v"}, depends_on=[])
+    for response in (first, second):
+        artifact = Artifact.objects.get(pk=response.json()["id"])
+        expected = dict(ArtifactSerializer(artifact).data)
+        assert artifact_representation(artifact) == expected
+        assert {k: v for k, v in response.json().items() if k != "governance"} == expected
+    # Another thread gets its own serializer and the same answer.
+    artifact = Artifact.objects.get(pk=first.json()["id"])
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(artifact_representation, artifact).result() == dict(
+            ArtifactSerializer(artifact).data
+        )
