@@ -100,6 +100,8 @@ ROOT_URLCONF = "metaqore_site.urls"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # Set search_path once per tenant switch, not before every query (halves round trips).
 TENANT_LIMIT_SET_CALLS = True
+# Processes of `migrate_schemas --executor=multiprocessing` (django-tenants' default is 2).
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("METAQORE_MIGRATE_PROCESSES", os.cpu_count() or 2)
 
 MIDDLEWARE = [
     "metaqore_site.metrics.RequestMetricsMiddleware",
