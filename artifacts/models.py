@@ -105,8 +105,12 @@ class Artifact(models.Model):
             models.Index(fields=["project", "artifact_type", "state"], name="artifact_line_state"),
             models.Index(fields=["project", "state"], name="artifact_project_state"),
             models.Index(fields=["created_by"], name="artifact_created_by"),
-            # The newest-first list of one project, and its blocked artifacts (blocking report).
-            models.Index(fields=["project", "-created_at"], name="artifact_project_newest"),
+            # The API's newest-first lists (ties broken by id), of one project and of the org:
+            # the index is the order, so a page reads 25 entries, not the whole project.
+            models.Index(
+                fields=["project", "-created_at", "-id"], name="artifact_project_newest_id"
+            ),
+            models.Index(fields=["-created_at", "-id"], name="artifact_newest_id"),
             models.Index(
                 fields=["project", "artifact_type", "version"],
                 condition=models.Q(is_blocked=True),

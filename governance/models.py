@@ -158,6 +158,8 @@ class Conflict(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["project", "status"], name="conflict_project_status"),
+            # The conflict list of one project, newest first (the model's ordering).
+            models.Index(fields=["project", "-created_at"], name="conflict_project_newest"),
             models.Index(fields=["artifact", "status"], name="conflict_artifact_status"),
             models.Index(fields=["status", "severity"], name="conflict_status_severity"),
         ]
