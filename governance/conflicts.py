@@ -8,6 +8,7 @@ costs the same in a project of 100 or 100,000 artifacts.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -325,7 +326,11 @@ def _candidate_versions(specs: SpecifierSet) -> list[Version]:
     return sorted(candidates)
 
 
+@functools.lru_cache(maxsize=4096)
 def specifiers_compatible(first: str, second: str) -> bool:
+    """Whether some version satisfies both specifiers. A pure function of two strings, and
+    projects repeat the same few pairs (a declaration compares with up to 50 artifacts):
+    memoized, since parsing PEP 440 specifiers costs more than the rest of the check."""
     combined = SpecifierSet(first) & SpecifierSet(second)
     return any(combined.contains(v, prereleases=True) for v in _candidate_versions(combined))
 
