@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ django.setup()
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from machine import machine
 
 from tenants.models import Organization
 from tenants.provisioning import schema_migrate
@@ -73,22 +73,6 @@ def newest_and_previous(app_label: str) -> tuple[str, str]:
     if not parents:
         raise SystemExit(f"{app_label} has a single migration: nothing to roll back")
     return newest, parents[0]
-
-
-def machine() -> dict:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "postgresql": server,
-        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL",
-        "commit": commit,
-    }
 
 
 def run(orgs: int, app_label: str) -> dict:

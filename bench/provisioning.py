@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,6 +33,7 @@ django.setup()
 
 from django.db import connection
 from django_tenants.utils import schema_exists
+from machine import machine
 
 from tenants.models import Organization
 from tenants.provisioning import TEMPLATE_SCHEMA
@@ -62,22 +61,6 @@ def timed_create(slug: str, created: list[Organization]) -> tuple[float, str]:
     seconds = time.perf_counter() - began
     created.append(organization)
     return seconds, organization.provisioned_by or ""
-
-
-def machine() -> dict:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "postgresql": server,
-        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL",
-        "commit": commit,
-    }
 
 
 def run(orgs: int) -> dict:

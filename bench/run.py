@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -37,6 +35,7 @@ import httpx
 from declare_scaling import fill  # sets Django up
 from django.db import connection
 from export_bench import load_events
+from machine import machine
 
 from governance.actors import Actor
 from governance.keys import agent_key_create
@@ -160,28 +159,6 @@ def vacuum_events() -> None:
     now, so it neither runs during a measurement nor leaves the first reader to do it."""
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE compliance_auditevent")
-
-
-def machine() -> dict:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    cpu = ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "commit": commit,
-        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL",
-    }
 
 
 def run(args: argparse.Namespace) -> dict:
