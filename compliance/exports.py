@@ -157,17 +157,21 @@ def export_prepare(
     return export
 
 
-def _rows(export: Export, chunk_size: int) -> Iterator[list[tuple]]:
+def _chunked(rows: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
     """Rows in chunks from a server-side cursor (a named cursor needs a transaction)."""
     with transaction.atomic():
         chunk: list[tuple] = []
-        for row in export.queryset.values_list(*EVENT_FIELDS).iterator(chunk_size=chunk_size):
+        for row in rows.iterator(chunk_size=chunk_size):
             chunk.append(row)
             if len(chunk) >= chunk_size:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
+
+
+def _rows(export: Export, chunk_size: int) -> Iterator[list[tuple]]:
+    return _chunked(export.queryset.values_list(*EVENT_FIELDS), chunk_size)
 
 
 # CSV columns that never hold free text (ids, hashes, numbers, the timestamp, the payload,
@@ -188,15 +192,7 @@ def _csv_rows(export: Export, chunk_size: int) -> Iterator[list[tuple]]:
     annotations = {f"csv_{name}": expression for name, expression in text_columns.items()}
     columns = [f"csv_{name}" if name in text_columns else name for name in CSV_COLUMNS]
     rows = export.queryset.annotate(**annotations).values_list(*columns)
-    with transaction.atomic():  # a server-side cursor needs a transaction
-        chunk: list[tuple] = []
-        for row in rows.iterator(chunk_size=chunk_size):
-            chunk.append(row)
-            if len(chunk) >= chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+    return _chunked(rows, chunk_size)
 
 
 def _csv_chunks(export: Export, chunk_size: int) -> Iterator[tuple[bytes, int]]:
