@@ -43,23 +43,12 @@ class OrganizationAdmin(PublicSchemaOnlyAdmin):
         if not change:
             obj.schema_name = schema_name_for(obj.slug)
         super().save_model(request, obj, form, change)
-        if not change:
-            from django_tenants.utils import schema_context
-
-            from compliance.audit import audit_record
+        if not change:  # the org's trail starts here too when it is created from the admin
             from governance.actors import Actor
-            from tenants.services import organization_ensure_roles
+            from tenants.services import organization_start
 
-            with schema_context(obj.schema_name):
-                organization_ensure_roles()
-                # the org's trail starts here too when it is created from the platform admin
-                audit_record(
-                    event_type="organization.created",
-                    actor=Actor(kind="user", name=request.user.get_username()),
-                    resource_type="organization",
-                    resource_id=obj.slug,
-                    payload={"name": obj.name, "schema_name": obj.schema_name, "via": "admin"},
-                )
+            actor = Actor(kind="user", name=request.user.get_username())
+            organization_start(obj, actor=actor, via="admin")
 
 
 @admin.register(Domain)

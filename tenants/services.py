@@ -57,19 +57,7 @@ def organization_create(
     try:
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
-            with schema_context(organization.schema_name):
-                organization_ensure_roles()
-                audit_record(
-                    event_type="organization.created",
-                    actor=actor,
-                    resource_type="organization",
-                    resource_id=organization.slug,
-                    payload={
-                        "name": organization.name,
-                        "domain": domain,
-                        "schema_name": organization.schema_name,
-                    },
-                )
+            organization_start(organization, actor=actor, domain=domain)
     except IntegrityError as exc:  # a concurrent create_org took the domain meanwhile
         organization.delete(force_drop=True)
         raise OrganizationError(
@@ -79,6 +67,31 @@ def organization_create(
         organization.delete(force_drop=True)
         raise
     return organization
+
+
+def organization_start(
+    organization: Organization,
+    *,
+    actor: Actor | str,
+    domain: str | None = None,
+    via: str | None = None,
+) -> None:
+    """A new org's role groups and the first event of its trail, ``organization.created``
+    (``organization_create`` and the platform admin both end with this)."""
+    payload = {"name": organization.name, "schema_name": organization.schema_name}
+    if domain is not None:
+        payload["domain"] = domain
+    if via is not None:
+        payload["via"] = via
+    with schema_context(organization.schema_name):
+        organization_ensure_roles()
+        audit_record(
+            event_type="organization.created",
+            actor=actor,
+            resource_type="organization",
+            resource_id=organization.slug,
+            payload=payload,
+        )
 
 
 def organization_ensure_roles() -> None:
