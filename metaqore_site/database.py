@@ -77,3 +77,12 @@ def pool_options() -> dict[str, Any] | None:
 def _test_database_name(default: str) -> str:
     # Lets two test runs share one server without dropping each other's database.
     return os.environ.get("METAQORE_TEST_DB_NAME", "").strip() or default
+
+
+def close_connection_pools() -> None:
+    """Close this process's database connection pools (they reopen on the next query)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.alias in getattr(connection, "_connection_pools", {}):
+            connection.close_pool()

@@ -1,5 +1,4 @@
-from collections.abc import Callable
-from typing import Any
+import os
 
 from django.apps import AppConfig
 
@@ -14,24 +13,11 @@ class TenantsConfig(AppConfig):
         # that knows triggers; django-tenants' migrate command must use the same one.
         from django.core.management.commands import migrate
         from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
-        from django_tenants.migration_executors import multiproc
+
+        from metaqore_site.database import close_connection_pools
 
         MigrateSchemasCommand.autodetector = migrate.Command.autodetector
-        multiproc.get_pool = _after_closing_connection_pools(multiproc.get_pool)
-
-
-def _after_closing_connection_pools(get_pool: Callable[[], Any]) -> Callable[[], Any]:
-    """`migrate_schemas --executor=multiprocessing` forks its workers after closing the
-    connection, but a psycopg connection pool (METAQORE_DB_POOL) keeps its sockets open: the
-    forked workers would talk over the same sockets and hang. Close the pools before the fork;
-    each worker opens its own."""
-
-    def get_pool_after_closing_connection_pools() -> Any:
-        from django.db import connections
-
-        for connection in connections.all(initialized_only=True):
-            if connection.alias in getattr(connection, "_connection_pools", {}):
-                connection.close_pool()
-        return get_pool()
-
-    return get_pool_after_closing_connection_pools
+        # A forked child (e.g. `migrate_schemas --executor=multiprocessing`) would inherit the
+        # psycopg pool's open sockets and talk over them with its parent: both hang. Close the
+        # pools before any fork; each process opens its own.
+        os.register_at_fork(before=close_connection_pools)

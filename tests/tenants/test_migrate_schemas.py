@@ -11,7 +11,7 @@ from tests.processes import database_url, manage, subprocess_env
 @pytest.mark.parametrize("executor", ["standard", "multiprocessing"])
 def test_migrate_schemas_completes_with_the_connection_pool_on(django_db_setup, executor):
     """The multiprocessing executor forks its workers; with the psycopg pool they used to
-    inherit its open sockets and hang (tenants.apps closes the pools before the fork)."""
+    inherit its open sockets and hang (tenants.apps closes the pools before any fork)."""
     env = subprocess_env(
         DATABASE_URL=database_url(connection.settings_dict), METAQORE_DB_POOL="true"
     )
