@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -51,3 +53,28 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
+
+
+_renderers = threading.local()
+
+
+def render(serializer_class: type[serializers.Serializer], instance: Any) -> dict:
+    """``serializer_class(instance).data`` from one serializer per class and thread: DRF builds
+    and deep-copies every field for each new serializer, which costs more than rendering one
+    object (a sixth of a declaration's CPU). Only for serializers whose fields read no request
+    context: rendering then holds no state between calls."""
+    return _renderer(serializer_class).to_representation(instance)
+
+
+def render_many(serializer_class: type[serializers.Serializer], instances: Iterable) -> list[dict]:
+    """``serializer_class(instances, many=True).data``, as :func:`render` does it."""
+    serializer = _renderer(serializer_class)
+    return [serializer.to_representation(instance) for instance in instances]
+
+
+def _renderer(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    cache = _renderers.__dict__.setdefault("by_class", {})
+    serializer = cache.get(serializer_class)
+    if serializer is None:
+        serializer = cache[serializer_class] = serializer_class()
+    return serializer

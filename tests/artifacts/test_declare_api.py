@@ -153,18 +153,26 @@ def test_declaration_body_is_the_artifact_serializers_representation(coder, proj
     what a fresh ArtifactSerializer gives, for one artifact after another."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from artifacts.api.serializers import ArtifactSerializer, artifact_representation
+    from artifacts.api.serializers import ArtifactSerializer
+    from governance.api.serializers import ConflictSerializer
+    from metaqore_site.api.serializers import render
 
     first = declare(coder, project, data={"a": 1}, file_paths=["a.py"], requirements={"x": ">=1"})
     second = declare(coder, project, artifact_type="plan", metadata={"k": "v"}, depends_on=[])
     for response in (first, second):
         artifact = Artifact.objects.get(pk=response.json()["id"])
         expected = dict(ArtifactSerializer(artifact).data)
-        assert artifact_representation(artifact) == expected
+        assert render(ArtifactSerializer, artifact) == expected
         assert {k: v for k, v in response.json().items() if k != "governance"} == expected
+    # Conflicts render as a fresh ConflictSerializer renders them.
+    colliding = declare(coder, project, artifact_type="other", file_paths=["a.py"])
+    conflicts = Conflict.objects.filter(artifact_id=colliding.json()["id"]).order_by("created_at")
+    assert conflicts
+    expected_conflicts = [dict(c) for c in ConflictSerializer(conflicts, many=True).data]
+    assert colliding.json()["governance"]["conflicts"] == expected_conflicts
     # Another thread gets its own serializer and the same answer.
     artifact = Artifact.objects.get(pk=first.json()["id"])
     with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(artifact_representation, artifact).result() == dict(
+        assert pool.submit(render, ArtifactSerializer, artifact).result() == dict(
             ArtifactSerializer(artifact).data
         )

@@ -13,17 +13,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 SCENARIOS = {
     "provisioning",
-    "ceiling_health",
+    "ceiling_health_2_clients",
+    "ceiling_health_4_clients",
     "declare_2_agents",
     "declare_4_agents",
     "declare_2_agents_half_load",
     "declare_conflicting_8_agents",
     "scaling_declare_at_100",
     "scaling_declare_at_1000",
-    "read_artifact_list",
-    "read_blocking_report",
-    "read_conflict_list",
-    "read_audit_page",
+    "read_artifact_list_1_client",
+    "read_artifact_list_8_clients",
+    "read_blocking_report_1_client",
+    "read_blocking_report_8_clients",
+    "read_conflict_list_1_client",
+    "read_conflict_list_8_clients",
+    "read_audit_page_1_client",
+    "read_audit_page_8_clients",
     "export_csv",
 }
 

@@ -8,7 +8,7 @@ from governance.specialists import rules
 from governance.specialists.models import HierarchyPolicy, Skill, Specialist, TrainingJob
 from governance.specialists.registry import POLICY_FIELDS
 from metaqore_site.api.fields import JSONObjectField
-from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
+from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer, render_many
 from projects.models import Project
 
 SKILL_ID = RegexValidator(
@@ -231,7 +231,7 @@ def proposal_body(result) -> dict:
     body["governance"] = {
         "outcome": result.declaration.outcome,
         "mode": result.declaration.mode,
-        "conflicts": ConflictSerializer(result.conflicts, many=True).data,
+        "conflicts": render_many(ConflictSerializer, result.conflicts),
         "remediation": remediation_for(result.conflicts),
     }
     return body
