@@ -1,13 +1,13 @@
 """MetaQore benchmark harness: governed throughput and latency against the machine's ceiling.
 
-    .venv/bin/python bench/run.py            # the full run (make bench), ~10 minutes
+    .venv/bin/python bench/run.py            # the full run (make bench), about 5 minutes
     .venv/bin/python bench/run.py --smoke    # seconds; CI runs it through the test suite
 
 Starts the server the production way (gunicorn + uvicorn workers, DEBUG off, workers =
 2 x cores) on a fresh org in the embedded database (or DATABASE_URL), drives it from an async
-httpx load generator on loopback (bounded in requests and seconds), prints a table and writes
-bench/results/latest.json (machine, commit, settings, every scenario). The org is dropped at
-the end.
+httpx load generator on loopback (one client per agent, bounded in requests and seconds),
+prints a table and writes bench/results/latest.json (machine, commit, settings, every
+scenario). The org is dropped at the end.
 """
 
 from __future__ import annotations
