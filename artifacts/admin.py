@@ -4,12 +4,10 @@ with the admin user as actor; refusals are shown as form errors, not server erro
 from django import forms
 from django.contrib import admin, messages
 
-from artifacts import services
-from artifacts.models import Artifact
-from governance import psmp
-from governance.actors import actor_for_user
-from governance.models import Conflict
-from metaqore_site.api.exceptions import GovernanceError
+from access.actors import actor_for_user
+from artifacts import psmp, services
+from artifacts.models import Artifact, Conflict
+from metaqore_site.errors import GovernanceError
 
 
 class ArtifactAdminForm(forms.ModelForm):

@@ -7,11 +7,14 @@ through the services), and backed by database triggers so raw SQL cannot break i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import pgtrigger
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
-from metaqore_site.api.exceptions import GovernanceBlocked
+from metaqore_site.errors import GovernanceBypassError
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -20,10 +23,8 @@ def new_artifact_id() -> str:
     return public_id("art")
 
 
-class GovernanceBypassError(GovernanceBlocked):
-    """A write that would skip governance (bulk ORM calls, hand-edited managed fields)."""
-
-    default_code = "governance_bypass"
+def new_conflict_id() -> str:
+    return public_id("conf")
 
 
 class ArtifactQuerySet(models.QuerySet):
@@ -144,25 +145,94 @@ class Artifact(models.Model):
         return f"{self.artifact_type} v{self.version} ({self.id})"
 
     # Every save and delete is governed: one already carried out by artifacts.services is
-    # marked, anything else (admin form, shell, a command) is routed through the services.
+    # marked, anything else (admin form, shell, a command) is handed to the services, which
+    # ArtifactsConfig.ready() plugs in here (the model cannot import its own services).
+    ungoverned_save: ClassVar[Callable[[Artifact], None]]
+    ungoverned_delete: ClassVar[Callable[[Artifact], None]]
+
     def save(self, *args, **kwargs) -> None:
         if getattr(self, "_governed", False):
             self._governed = False
             super().save(*args, **kwargs)
             return
-        from artifacts import services
-
-        services.artifact_save_ungoverned(self)
+        type(self).ungoverned_save(self)
 
     def delete(self, *args, **kwargs):
         if getattr(self, "_governed", False):
             self._governed = False
             return super().delete(*args, **kwargs)
-        from artifacts import services
-        from governance.actors import SYSTEM
-
-        services.artifact_delete(artifact=self, actor=SYSTEM)
+        type(self).ungoverned_delete(self)
         return (1, {self._meta.label: 1})
 
     def can_transition_to(self, target: str) -> bool:
         return target in self.TRANSITIONS.get(self.state, frozenset())
+
+    def audit_target(self) -> dict[str, str]:
+        return {
+            "resource_type": "artifact",
+            "resource_id": self.id,
+            "project_id": self.project_id,
+            "task_type": self.artifact_type,
+        }
+
+
+class Conflict(models.Model):
+    class Severity(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        CRITICAL = "critical"
+
+    class Strategy(models.TextChoices):
+        RETRY = "retry"
+        OVERRIDE = "override"
+        MERGE = "merge"
+        ESCALATE = "escalate"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ESCALATED = "escalated"
+        RESOLVED = "resolved"
+
+    SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    UNRESOLVED = (Status.OPEN, Status.ESCALATED)
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_conflict_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="conflicts")
+    conflict_type = models.CharField(max_length=50)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    description = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    hint = models.TextField(blank=True)
+    suggested_strategy = models.CharField(max_length=10, choices=Strategy.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution_strategy = models.CharField(max_length=10, choices=Strategy.choices, blank=True)
+    resolved_by = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "governance_conflict"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "status"], name="conflict_project_status"),
+            # The conflict list of one project, newest first (the model's ordering).
+            models.Index(fields=["project", "-created_at"], name="conflict_project_newest"),
+            models.Index(fields=["artifact", "status"], name="conflict_artifact_status"),
+            models.Index(fields=["status", "severity"], name="conflict_status_severity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conflict_type} ({self.severity}) on {self.artifact_id}"
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status in self.UNRESOLVED
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "conflict", "resource_id": self.id, "project_id": self.project_id}
+
+    def audit_context(self) -> dict[str, str]:
+        return {"artifact_id": self.artifact_id}

@@ -1,4 +1,5 @@
-"""The one write path for artifacts: declare, update a draft, transition, delete.
+"""The one write path for artifacts: declare, update a draft, transition, unblock, delete,
+and the conflicts a declaration stores or its lifecycle closes.
 
 API views, the admin, commands and plain ``Artifact.save()`` calls from the shell all end up
 here, so every artifact is governed (conflict checks, PSMP lifecycle) and audited in the same
@@ -9,27 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
+from django.utils import timezone
 
-from artifacts.models import Artifact, GovernanceBypassError
-from compliance.audit import audit_record, mark_audited
-from governance import psmp
-from governance.actors import SYSTEM, Actor
-from governance.conflicts import (
+from access.actors import SYSTEM, Actor
+from artifacts import psmp
+from artifacts.conflicts import (
     Declaration,
     DetectedConflict,
     detect_conflicts,
     normalize_path,
     normalize_requirements,
 )
-from governance.models import Conflict, GovernancePolicy
-from governance.resolution import conflict_audit, conflicts_close
-from metaqore_site.api.exceptions import GovernanceBlocked
+from artifacts.models import Artifact, Conflict
+from artifacts.signals import artifact_changed
+from compliance.audit import audit_for
+from governance.models import GovernancePolicy
+from metaqore_site.errors import GovernanceBlocked, GovernanceBypassError, IllegalTransition
+from metaqore_site.governed import mark_audited
 from projects.models import Project
 
 
@@ -73,26 +77,12 @@ def next_version(project_id: str, artifact_type: str) -> int:
     return (current or 0) + 1
 
 
-def _audit_artifact(event_type: str, artifact: Artifact, actor: Actor, payload: dict) -> None:
-    audit_record(
-        event_type=event_type,
-        actor=actor,
-        resource_type="artifact",
-        resource_id=artifact.id,
-        project_id=artifact.project_id,
-        task_type=artifact.artifact_type,
-        payload=payload,
-    )
-
-
 def _store_conflicts(
     artifact: Artifact,
     detected: list[DetectedConflict],
     actor: Actor,
     auto_resolver: str | None,
 ) -> list[Conflict]:
-    from django.utils import timezone
-
     now = timezone.now()
     stored = []
     for found in detected:
@@ -120,14 +110,18 @@ def _store_conflicts(
             "details": conflict.details,
         }
         line = artifact.artifact_type
-        conflict_audit("conflict.detected", conflict, actor, detected_payload, task_type=line)
+        audit_for(
+            "conflict.detected", conflict, actor=actor, payload=detected_payload, task_type=line
+        )
         if auto:
             resolved_payload = {
                 "strategy": Conflict.Strategy.OVERRIDE,
                 "resolved_by": auto_resolver,
                 "automatic": True,
             }
-            conflict_audit("conflict.resolved", conflict, actor, resolved_payload, task_type=line)
+            audit_for(
+                "conflict.resolved", conflict, actor=actor, payload=resolved_payload, task_type=line
+            )
     return stored
 
 
@@ -174,11 +168,11 @@ def artifact_declare(
     artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
     artifact._governed = True
     artifact.save(force_insert=True)
-    _audit_artifact(
+    audit_for(
         "artifact.declared",
         artifact,
-        actor,
-        {
+        actor=actor,
+        payload={
             "version": artifact.version,
             "declared_version": version,
             "created_by": artifact.created_by,
@@ -251,11 +245,11 @@ def artifact_update_draft(
     artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
     artifact._governed = True
     artifact.save()
-    _audit_artifact(
+    audit_for(
         "artifact.updated",
         artifact,
-        actor,
-        {
+        actor=actor,
+        payload={
             "before": {name: before[name] for name in changed},
             "after": {name: changes[name] for name in changed},
             "outcome": decision.outcome,
@@ -264,7 +258,12 @@ def artifact_update_draft(
     conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
     outcome = "blocked" if artifact.is_blocked else decision.outcome
     if not artifact.is_blocked:
-        _sync_specialist(artifact, actor, "draft updated without blocking conflicts")
+        artifact_changed.send(
+            Artifact,
+            artifact=artifact,
+            actor=actor,
+            reason="draft updated without blocking conflicts",
+        )
     return DeclarationResult(artifact, outcome, policy.mode, conflicts)
 
 
@@ -275,21 +274,46 @@ def _set_state(artifact: Artifact, target: str, actor: Actor, reason: str) -> No
         artifact.is_blocked = False
     artifact._governed = True
     artifact.save(update_fields=["state", "is_blocked", "updated_at"])
-    _audit_artifact(
+    audit_for(
         "artifact.transitioned",
         artifact,
-        actor,
-        {"from": previous, "to": target, "reason": reason, "version": artifact.version},
+        actor=actor,
+        payload={"from": previous, "to": target, "reason": reason, "version": artifact.version},
     )
     if target == Artifact.State.ARCHIVED:
-        _sync_specialist(artifact, actor, reason)
+        artifact_changed.send(Artifact, artifact=artifact, actor=actor, reason=reason)
 
 
-def _sync_specialist(artifact: Artifact, actor: Actor, reason: str) -> None:
-    """A specialist model's artifact archived or unblocked by PSMP moves its specialist too."""
-    from governance.specialists.services import specialist_artifact_changed
+def conflicts_close(
+    *, conflicts: QuerySet[Conflict] | Iterable[Conflict], actor: Actor, strategy: str, note: str
+) -> int:
+    """Resolve conflicts as a side effect of the artifact's own lifecycle (no permission check:
+    the caller was allowed to change the artifact)."""
+    now = timezone.now()
+    count = 0
+    for conflict in conflicts:
+        conflict.status = Conflict.Status.RESOLVED
+        conflict.resolution_strategy = strategy
+        conflict.resolved_by = str(actor)
+        conflict.resolved_at = now
+        conflict.note = note
+        mark_audited(conflict).save(
+            update_fields=["status", "resolution_strategy", "resolved_by", "resolved_at", "note"]
+        )
+        audit_for(
+            "conflict.resolved", conflict, actor=actor, payload={"strategy": strategy, "note": note}
+        )
+        count += 1
+    return count
 
-    specialist_artifact_changed(artifact=artifact, actor=actor, reason=reason)
+
+def artifact_unblock(*, artifact: Artifact, actor: Actor, reason: str) -> None:
+    """The artifact's last unresolved conflict was resolved: it may be activated again."""
+    artifact.is_blocked = False
+    artifact._governed = True
+    artifact.save(update_fields=["is_blocked", "updated_at"])
+    audit_for("artifact.unblocked", artifact, actor=actor, payload={"reason": reason})
+    artifact_changed.send(Artifact, artifact=artifact, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -300,7 +324,7 @@ def artifact_transition(*, artifact: Artifact, actor: Actor, to: str, reason: st
         psmp.lock_scopes(artifact.project_id, [f"line:{artifact.artifact_type}"])
         blockers = psmp.activation_blockers(artifact)
         if blockers:
-            raise psmp.IllegalTransition(
+            raise IllegalTransition(
                 f"{artifact.id} cannot become active: {'; '.join(blockers)}.",
                 code="activation_blocked",
                 extra={"blockers": blockers},
@@ -316,7 +340,7 @@ def artifact_transition(*, artifact: Artifact, actor: Actor, to: str, reason: st
         )
         if current is not None:
             if not GovernancePolicy.load().auto_archive_superseded:
-                raise psmp.IllegalTransition(
+                raise IllegalTransition(
                     f"{current.id} is the active version of '{artifact.artifact_type}': "
                     "archive it first (auto_archive_superseded is off).",
                     code="line_has_active_version",
@@ -341,11 +365,11 @@ def artifact_delete(*, artifact: Artifact, actor: Actor) -> None:
             f"{artifact.id} is {artifact.state}: only drafts can be deleted; archive it instead.",
             code="not_a_draft",
         )
-    _audit_artifact(
+    audit_for(
         "artifact.deleted",
         artifact,
-        actor,
-        {"version": artifact.version, "content_hash": artifact.content_hash},
+        actor=actor,
+        payload={"version": artifact.version, "content_hash": artifact.content_hash},
     )
     artifact._governed = True
     artifact.delete()
@@ -361,11 +385,16 @@ MANAGED_FIELDS = (
 )
 
 
+def artifact_delete_ungoverned(instance: Artifact) -> None:
+    """Govern a plain ``delete()`` (shell, command) like an API call, as ``system``."""
+    artifact_delete(artifact=instance, actor=SYSTEM)
+
+
 def artifact_save_ungoverned(instance: Artifact, actor: Actor = SYSTEM) -> None:
     """Govern a plain ``save()`` (admin form, shell, command) exactly like an API call."""
     if instance._state.adding:
         if instance.state != Artifact.State.DRAFT:
-            raise psmp.IllegalTransition("A new artifact starts as a draft.", code="not_a_draft")
+            raise IllegalTransition("A new artifact starts as a draft.", code="not_a_draft")
         result = artifact_declare(
             actor=actor,
             project=instance.project,

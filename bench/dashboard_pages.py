@@ -27,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from export_bench import load_events
 
-from governance.actors import Actor
+from access.actors import Actor
 from projects.services import project_create
 from tenants.services import organization_create
 

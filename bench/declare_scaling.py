@@ -28,8 +28,8 @@ django.setup()
 
 from django.db import connection
 
+from access.actors import Actor
 from artifacts.services import artifact_declare
-from governance.actors import Actor
 from projects.services import project_create
 from tenants.services import organization_create
 

@@ -40,10 +40,10 @@ django.setup()
 import psutil
 from django.db import DatabaseError, connection, transaction
 
+from access.keys import agent_key_create
 from compliance.chain import EVENT_FIELDS, canonical_json, event_hash, format_timestamp
 from compliance.models import AuditChainHead
 from compliance.selectors import audit_chain_verify
-from governance.keys import agent_key_create
 from tenants.services import organization_create
 
 EVENT_TYPES = (

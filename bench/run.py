@@ -36,8 +36,8 @@ from django.db import connection
 from export_bench import load_events
 from machine import machine
 
-from governance.actors import Actor
-from governance.keys import agent_key_create
+from access.actors import Actor
+from access.keys import agent_key_create
 from projects.services import project_create
 from tenants.models import Organization
 from tenants.services import organization_create

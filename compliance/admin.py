@@ -1,23 +1,12 @@
-"""The audit trail in the org's admin: read-only (the database refuses changes anyway); webhooks
-(saved through their services) and their delivery log (read-only)."""
+"""The audit trail in the org's admin: read-only (the database refuses changes anyway)."""
 
 import json
 
-from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
 from compliance.chain import EVENT_FIELDS
-from compliance.events import EventFilterError, parse_globs
-from compliance.models import AuditEvent, Webhook, WebhookDelivery
-from compliance.webhooks import (
-    UnsafeWebhookURL,
-    webhook_create,
-    webhook_delete,
-    webhook_update,
-    webhook_url_check,
-)
-from governance.actors import actor_for_user
+from compliance.models import AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -46,95 +35,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="payload")
     def payload_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class WebhookForm(forms.ModelForm):
-    """Saving goes through compliance.webhooks (SSRF guard, audit events with the admin user)."""
-
-    url = forms.CharField(max_length=2000, help_text="http(s) only; see the SSRF rules.")
-    secret = forms.CharField(
-        required=False,
-        min_length=16,
-        max_length=200,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="HMAC key of X-MetaQore-Signature; leave empty to keep the current one.",
-    )
-
-    class Meta:
-        model = Webhook
-        fields = ("url", "event_types", "active", "description", "secret")
-
-    def clean(self):
-        data = super().clean()
-        if self.instance._state.adding and not data.get("secret"):
-            self.add_error("secret", "Give the new webhook a secret (16 characters or more).")
-        try:
-            if data.get("url"):
-                webhook_url_check(data["url"])
-            data["event_types"] = list(parse_globs(data.get("event_types") or []))
-        except UnsafeWebhookURL as exc:
-            self.add_error("url", str(exc))
-        except EventFilterError as exc:
-            self.add_error("event_types", str(exc))
-        return data
-
-
-class WebhookDeliveryInline(admin.TabularInline):
-    model = WebhookDelivery
-    fields = ("event_seq", "event_type", "status", "attempts", "last_status_code", "last_error")
-    readonly_fields = fields
-    ordering = ("-event_seq",)
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-
-@admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
-    form = WebhookForm
-    list_display = ("id", "url", "active", "failing_since", "disabled_at", "last_seq")
-    list_filter = ("active",)
-    readonly_fields = ("created_by", "last_seq", "failing_since", "disabled_at", "disabled_reason")
-    inlines = [WebhookDeliveryInline]
-    actions = None
-
-    def save_model(self, request, obj, form, change):
-        actor = actor_for_user(request.user)
-        data = {name: form.cleaned_data[name] for name in WebhookForm.Meta.fields}
-        if change:
-            saved = webhook_update(webhook=obj, actor=actor, changes=data)
-        else:
-            saved = webhook_create(actor=actor, **data)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        webhook_delete(webhook=obj, actor=actor_for_user(request.user))
-
-    def get_inline_instances(self, request, obj=None):
-        return super().get_inline_instances(request, obj) if obj is not None else []
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    """The delivery log: read-only (the worker writes it)."""
-
-    list_display = ("id", "webhook", "event_seq", "event_type", "status", "attempts")
-    list_display_links = ("id",)
-    list_filter = ("status",)
-    list_select_related = ("webhook",)
-    ordering = ("-event_seq",)
-    actions = None
 
     def has_add_permission(self, request):
         return False

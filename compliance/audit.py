@@ -23,16 +23,15 @@ changed) / ``thing.deleted`` with actor ``system``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from access.actors import SYSTEM, Actor
 from compliance.chain import (
     EVENT_FIELDS,
     canonical_json,
@@ -41,10 +40,10 @@ from compliance.chain import (
     normalize_payload,
 )
 from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent, new_event_id
-from governance.actors import SYSTEM, Actor
+from metaqore_site.governed import consume_mark, is_marked
 from metaqore_site.middleware import current_request_id
+from tenants.models import Organization
 
-_MARK = "_compliance_audited"
 _BEFORE = "_compliance_before"
 
 # schema name -> organization slug (a schema never changes its org)
@@ -63,8 +62,6 @@ def current_organization_slug() -> str:
     if slug:
         return slug
     if schema not in _slugs:
-        from tenants.models import Organization
-
         found = Organization.objects.filter(schema_name=schema).values_list("slug", flat=True)
         slug = found.first()
         if slug is None:  # not committed yet, or not an org: do not remember a guess
@@ -174,25 +171,35 @@ def audit_record(
     return event
 
 
+class AuditTarget(Protocol):
+    """A model instance that knows how it appears in the trail (resource, project, line)."""
+
+    def audit_target(self) -> dict[str, str]: ...
+
+
+def audit_for(
+    event_type: str,
+    target: AuditTarget,
+    *,
+    actor: Actor | str,
+    payload: dict | None = None,
+    **fields: str,
+) -> AuditEvent:
+    """``audit_record`` about ``target``: its ``audit_target()`` fills resource type and id,
+    project and line (``fields`` override them); its ``audit_context()``, when it has one,
+    opens the payload (e.g. the artifact of a conflict)."""
+    context = getattr(target, "audit_context", None)
+    if context is not None:
+        payload = {**context(), **(payload or {})}
+    return audit_record(
+        event_type=event_type,
+        actor=actor,
+        payload=payload,
+        **{**target.audit_target(), **fields},
+    )
+
+
 # --- ORM saves that did not come through a service -------------------------------------------
-
-
-def mark_audited(instance: models.Model) -> models.Model:
-    """Tell the audit receivers that the caller (a service) audits this save/delete itself.
-
-    Call it right before ``instance.save()`` / ``instance.delete()``; the mark is consumed by
-    that one save or delete, so a later plain ``save()`` of the same object is audited again.
-    """
-    setattr(instance, _MARK, True)
-    return instance
-
-
-def _is_marked(instance: models.Model) -> bool:
-    return bool(getattr(instance, _MARK, False))
-
-
-def _consume_mark(instance: models.Model) -> bool:
-    return bool(instance.__dict__.pop(_MARK, False))
 
 
 def model_snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
@@ -243,7 +250,7 @@ def connect_audit_signals(
         }
 
     def before_save(sender, instance, raw=False, **kwargs):
-        if _is_marked(instance) or instance._state.adding or instance.pk is None:
+        if is_marked(instance) or instance._state.adding or instance.pk is None:
             return
         previous = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
         if previous is not None:
@@ -251,7 +258,7 @@ def connect_audit_signals(
 
     def after_save(sender, instance, created, **kwargs):
         before = instance.__dict__.pop(_BEFORE, None)
-        if _consume_mark(instance):
+        if consume_mark(instance):
             return
         after = model_snapshot(instance, fields)
         if created or before is None:
@@ -266,7 +273,7 @@ def connect_audit_signals(
             audit_record(event_type=event_type, payload=payload, **common(instance))
 
     def after_delete(sender, instance, **kwargs):
-        if _consume_mark(instance):
+        if consume_mark(instance):
             return
         payload = {"before": model_snapshot(instance, fields)}
         audit_record(event_type=f"{thing}.deleted", payload=payload, **common(instance))
@@ -274,73 +281,3 @@ def connect_audit_signals(
     pre_save.connect(before_save, sender=model, weak=False, dispatch_uid=f"{uid}-pre-save")
     post_save.connect(after_save, sender=model, weak=False, dispatch_uid=f"{uid}-post-save")
     post_delete.connect(after_delete, sender=model, weak=False, dispatch_uid=f"{uid}-post-delete")
-
-
-# --- failed authentication -------------------------------------------------------------------
-
-AUTH_FAILED_WINDOW = 60  # seconds
-AUTH_FAILED_PER_CREDENTIAL = 1  # events per source IP + key prefix per window
-AUTH_FAILED_PER_IP = 20  # events per source IP per window, whatever the keys
-AUTH_FAILED_PER_ORG = 200  # events per organization per window, whatever the sources
-
-
-def _cache_key(*parts: str) -> str:
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f"mq:auth-failed:{digest}"
-
-
-def _within(key: str, limit: int) -> tuple[bool, int]:
-    """Count one hit in the window; (still within limit, hits so far)."""
-    cache.add(key, 0, AUTH_FAILED_WINDOW)
-    try:
-        hits = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, AUTH_FAILED_WINDOW)
-        hits = 1
-    return hits <= limit, hits
-
-
-def auth_failed_record(
-    *, source_ip: str, credential: str, key_prefix: str, reason: str, path: str = ""
-) -> AuditEvent | None:
-    """Record a rejected API key or JWT, at most once per window per source IP + key prefix,
-    and within per-IP and per-organization caps, so a flood of bad keys cannot flood the trail.
-
-    Commits on its own when called outside a transaction (authentication runs before any
-    write transaction and the request then ends in 401). Returns None when rate-limited or when
-    there is no organization (public host).
-    """
-    schema = connection.schema_name
-    if not schema or schema == get_public_schema_name():
-        return None
-    within, _hits = _within(_cache_key(schema, source_ip, key_prefix), AUTH_FAILED_PER_CREDENTIAL)
-    if not within:
-        return None
-    for scope, key, limit in (
-        ("source_ip", _cache_key(schema, source_ip), AUTH_FAILED_PER_IP),
-        ("organization", _cache_key(schema), AUTH_FAILED_PER_ORG),
-    ):
-        within, hits = _within(key, limit)
-        if not within:
-            if hits != limit + 1:
-                return None
-            # One marker event says that further failures are being suppressed.
-            reason = (
-                f"{reason}; further failures from this {scope} are not recorded "
-                f"for up to {AUTH_FAILED_WINDOW} s"
-            )
-            break
-    return audit_record(
-        event_type="auth.failed",
-        actor="anonymous",
-        resource_type="credential",
-        resource_id=key_prefix,
-        payload={
-            "credential": credential,
-            "key_prefix": key_prefix,
-            "reason": reason,
-            "source_ip": source_ip,
-            "path": path,
-            "window_seconds": AUTH_FAILED_WINDOW,
-        },
-    )

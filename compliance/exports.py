@@ -23,10 +23,10 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from access.actors import Actor
 from compliance.audit import audit_record, current_organization_slug
 from compliance.chain import EVENT_FIELDS, canonical_json, format_timestamp, row_as_dict
 from compliance.models import AuditChainHead
-from governance.actors import Actor
 
 FORMATS: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
-from governance.models import Conflict, GovernancePolicy
-from governance.roles import ROLES
-from governance.routing import canonical_policy
+from access.roles import ROLES
+from artifacts.models import Conflict
+from governance.models import GovernancePolicy
+from governance.provider_routing import canonical_policy
 
 
 class ResolveForm(forms.Form):

@@ -1,61 +1,15 @@
-"""Admin for agents and their keys. Keys are created by the command or the dashboard (the
-plaintext is shown once), so the admin lists and revokes them but never edits a hash."""
+"""Governance in the org's admin: the policy, edited through ``policy_update`` (checked and
+audited, never added or deleted), and conflicts, read-only and resolved by admin actions that
+call ``conflict_resolve``."""
 
 from django.contrib import admin, messages
 
-from governance.actors import Actor, actor_for_user
-from governance.keys import agent_key_revoke
-from governance.models import Agent, AgentKey, Conflict, GovernancePolicy
+from access.actors import actor_for_user
+from artifacts.models import Conflict
+from governance.models import GovernancePolicy
 from governance.policy import EDITABLE_FIELDS, policy_update
 from governance.resolution import conflict_resolve
-from metaqore_site.api.exceptions import GovernanceError
-
-
-class AgentKeyInline(admin.TabularInline):
-    model = AgentKey
-    extra = 0
-    can_delete = False
-    fields = ("prefix", "is_privileged", "created_at", "expires_at", "revoked_at", "last_used_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
-    list_display = ("name", "created_at")
-    search_fields = ("name",)
-    inlines = [AgentKeyInline]
-
-
-@admin.register(AgentKey)
-class AgentKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "agent", "is_privileged", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("is_privileged",)
-    search_fields = ("prefix", "agent__name")
-    list_select_related = ("agent",)
-    actions = ["revoke"]
-    readonly_fields = [f.name for f in AgentKey._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Revoke selected keys")
-    def revoke(self, request, queryset):
-        # Through the service, one key at a time, so each revocation is audited.
-        actor = Actor(kind="user", name=request.user.get_username())
-        count = 0
-        for key in queryset.filter(revoked_at__isnull=True):
-            agent_key_revoke(prefix=key.prefix, actor=actor)
-            count += 1
-        self.message_user(request, f"Revoked {count} key(s).")
-
-
-# --- governance state: policy and conflicts ------------------------------------------------
+from metaqore_site.errors import GovernanceError
 
 
 class SingletonPolicyAdmin(admin.ModelAdmin):
@@ -129,7 +83,3 @@ class ConflictAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-# HMCP: skills, hierarchy policy, specialists and training jobs.
-from governance.specialists import admin as _specialists_admin  # noqa: E402, F401

@@ -3,57 +3,6 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
-
-
-class Agent(models.Model):
-    """An automated worker known to the org; it authenticates with API keys."""
-
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class AgentKey(models.Model):
-    """An API key of an agent. Only a SHA-256 of the key is stored; the key is shown once.
-
-    Keys carry 256 bits of randomness, so a fast hash is safe here (no password stretching
-    needed); ``prefix`` finds the row and the hashes are compared in constant time.
-    """
-
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="keys")
-    prefix = models.CharField(max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64)
-    is_privileged = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.CharField(max_length=200, default="system")
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.agent.name})"
-
-    @property
-    def is_active(self) -> bool:
-        if self.revoked_at is not None:
-            return False
-        return self.expires_at is None or self.expires_at > timezone.now()
-
-
-def new_conflict_id() -> str:
-    from metaqore_site.ids import public_id
-
-    return public_id("conf")
 
 
 class SingletonPolicy(models.Model):
@@ -115,63 +64,6 @@ class GovernancePolicy(SingletonPolicy):
         return f"Governance policy (mode {self.mode}, revision {self.revision})"
 
 
-class Conflict(models.Model):
-    class Severity(models.TextChoices):
-        LOW = "low"
-        MEDIUM = "medium"
-        HIGH = "high"
-        CRITICAL = "critical"
-
-    class Strategy(models.TextChoices):
-        RETRY = "retry"
-        OVERRIDE = "override"
-        MERGE = "merge"
-        ESCALATE = "escalate"
-
-    class Status(models.TextChoices):
-        OPEN = "open"
-        ESCALATED = "escalated"
-        RESOLVED = "resolved"
-
-    SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-    UNRESOLVED = (Status.OPEN, Status.ESCALATED)
-
-    id = models.CharField(primary_key=True, max_length=32, default=new_conflict_id, editable=False)
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
-    artifact = models.ForeignKey(
-        "artifacts.Artifact", on_delete=models.CASCADE, related_name="conflicts"
-    )
-    conflict_type = models.CharField(max_length=50)
-    severity = models.CharField(max_length=10, choices=Severity.choices)
-    description = models.TextField()
-    details = models.JSONField(default=dict, blank=True)
-    hint = models.TextField(blank=True)
-    suggested_strategy = models.CharField(max_length=10, choices=Strategy.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    resolution_strategy = models.CharField(max_length=10, choices=Strategy.choices, blank=True)
-    resolved_by = models.CharField(max_length=200, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    note = models.TextField(blank=True, max_length=5000)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["project", "status"], name="conflict_project_status"),
-            # The conflict list of one project, newest first (the model's ordering).
-            models.Index(fields=["project", "-created_at"], name="conflict_project_newest"),
-            models.Index(fields=["artifact", "status"], name="conflict_artifact_status"),
-            models.Index(fields=["status", "severity"], name="conflict_status_severity"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.conflict_type} ({self.severity}) on {self.artifact_id}"
-
-    @property
-    def is_unresolved(self) -> bool:
-        return self.status in self.UNRESOLVED
-
-
 class Provider(models.Model):
     """A model provider agents may send work to (local: on-prem gateway, Ollama; cloud)."""
 
@@ -198,12 +90,3 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
-
-
-# HMCP (skills, hierarchy policy, specialists, training jobs) lives in its own package.
-from governance.specialists.models import (  # noqa: E402, F401
-    HierarchyPolicy,
-    Skill,
-    Specialist,
-    TrainingJob,
-)

@@ -6,11 +6,12 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance.audit import audit_record, mark_audited
-from governance.actors import Actor
+from access.actors import Actor
+from access.permissions import actor_can
+from compliance.audit import audit_record
 from governance.models import GovernancePolicy
-from governance.permissions import actor_can
-from metaqore_site.api.exceptions import GovernanceForbidden
+from metaqore_site.errors import GovernanceForbidden
+from metaqore_site.governed import mark_audited
 
 EDITABLE_FIELDS = ("mode", "auto_archive_superseded", "routing_policy")
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance.audit import audit_record, changes_payload, mark_audited, model_snapshot
-from governance.actors import Actor
+from access.actors import Actor
+from compliance.audit import audit_record, changes_payload, model_snapshot
 from governance.models import Provider
+from metaqore_site.governed import mark_audited
 
 PROVIDER_FIELDS = ("name", "kind", "available", "latency_ms", "capacity_score", "priority")
 

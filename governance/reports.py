@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import Count
 from django.utils import timezone
 
-from artifacts.models import Artifact
-from governance.models import Conflict
+from artifacts.models import Artifact, Conflict
 from projects.models import Project
 
 REPORT_CONFLICTS_DEFAULT = 50

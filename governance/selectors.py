@@ -8,9 +8,8 @@ from django.db.models import Count
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
-from artifacts.models import Artifact
+from artifacts.models import Artifact, Conflict
 from compliance.models import AuditEvent
-from governance.models import Conflict
 from projects.models import Project
 
 

@@ -24,7 +24,7 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from compliance.websocket import websocket_urlpatterns  # noqa: E402
+from events.websocket import websocket_urlpatterns  # noqa: E402
 
 # Paths answered by asynchronous views (long-lived streams): they need the ASGI handler.
 ASYNC_PATH_PREFIXES = ("/api/v1/events/",)

@@ -9,8 +9,10 @@ Two kinds of series, and how each stays true with several workers:
   ``livesum``, so dead workers drop out).
 - Governance series (artifacts declared by outcome, conflicts by type/severity, open
   conflicts, routing vetoes by policy, webhook deliveries by result) are read from each
-  organization's database tables at scrape time. They are the same whichever worker answers,
-  survive restarts and count writes made by commands and the shell too. Counters come from the
+  organization's database tables at scrape time, by collectors that the apps owning those
+  tables register from their ``ready()`` (``register_org_collector``). They are the same
+  whichever worker answers, survive restarts and count writes made by commands and the
+  shell too. Counters come from the
   append-only audit trail (or tables that only grow), so they never go down.
 """
 
@@ -21,10 +23,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_tenants.utils import schema_context
 from prometheus_client import (
@@ -37,8 +39,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from tenants.models import Organization
 
 disable_created_metrics()  # no `_created` series beside every counter and histogram
 logger = logging.getLogger(__name__)
@@ -92,14 +96,28 @@ class RequestMetricsMiddleware:
 # --- governance series, from the database ---------------------------------------------------
 
 
-def _organizations() -> list[tuple[str, str]]:
-    from tenants.models import Organization
+class OrgCollector(Protocol):
+    """Series an app reads from each organization's tables at scrape time."""
 
-    return list(Organization.objects.order_by("slug").values_list("slug", "schema_name"))
+    def families(self) -> list[Metric]:
+        """New, empty metric families (labels start with ``organization``)."""
+        ...
+
+    def collect_org(self, slug: str, families: list[Metric]) -> None:
+        """Add this organization's samples; runs inside the organization's schema."""
+        ...
 
 
-def _payload_counts(event_type: str, *keys: str) -> list[tuple]:
-    """(value of each payload key…, count) of the audit events of one type."""
+ORG_COLLECTORS: list[OrgCollector] = []
+
+
+def register_org_collector(collector: OrgCollector) -> None:
+    """Called from an app's ``ready()``: the app knows its tables, metrics knows none."""
+    ORG_COLLECTORS.append(collector)
+
+
+def payload_counts(event_type: str, *keys: str) -> list[tuple]:
+    """(value of each payload key…, count) of the audit events of one type, in this schema."""
     columns = ", ".join("COALESCE(payload->>%s, '')" for _ in keys)
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
     with connection.cursor() as cursor:
@@ -112,71 +130,17 @@ def _payload_counts(event_type: str, *keys: str) -> list[tuple]:
 
 
 class GovernanceCollector:
-    """Reads the governance series of every organization (a few indexed queries each)."""
+    """Reads the registered series of every organization (a few indexed queries each)."""
 
-    def collect(self) -> Iterator:
-        from compliance.models import WebhookDelivery
-        from governance.models import Conflict
-
-        declared = CounterMetricFamily(
-            "metaqore_artifacts_declared",
-            "Artifact declarations, by outcome (accepted, blocked, auto_resolved, …).",
-            labels=["organization", "outcome"],
-        )
-        conflicts = CounterMetricFamily(
-            "metaqore_conflicts_detected",
-            "Conflicts detected, by type and severity.",
-            labels=["organization", "type", "severity"],
-        )
-        open_conflicts = GaugeMetricFamily(
-            "metaqore_conflicts_open",
-            "Unresolved (open or escalated) conflicts, by severity.",
-            labels=["organization", "severity"],
-        )
-        vetoes = CounterMetricFamily(
-            "metaqore_routing_vetoes",
-            "Provider vetoes, by routing policy in force and the rule violated.",
-            labels=["organization", "policy", "violated"],
-        )
-        deliveries = CounterMetricFamily(
-            "metaqore_webhook_deliveries",
-            "Webhook deliveries that ended, by result (delivered, failed after all retries).",
-            labels=["organization", "result"],
-        )
-        pending = GaugeMetricFamily(
-            "metaqore_webhook_deliveries_pending",
-            "Webhook deliveries waiting for their first attempt or a retry.",
-            labels=["organization"],
-        )
-        for slug, schema in _organizations():
+    def collect(self) -> Iterator[Metric]:
+        families = [collector.families() for collector in ORG_COLLECTORS]
+        organizations = Organization.objects.order_by("slug").values_list("slug", "schema_name")
+        for slug, schema in organizations:
             with schema_context(schema):
-                for outcome, count in _payload_counts("artifact.declared", "outcome"):
-                    declared.add_metric([slug, outcome or "unknown"], count)
-                for row in (
-                    Conflict.objects.order_by()
-                    .values("conflict_type", "severity")
-                    .annotate(n=Count("pk"))
-                ):
-                    conflicts.add_metric([slug, row["conflict_type"], row["severity"]], row["n"])
-                open_by_severity = dict(
-                    Conflict.objects.filter(status__in=Conflict.UNRESOLVED)
-                    .order_by()
-                    .values_list("severity")
-                    .annotate(n=Count("pk"))
-                )
-                for severity in Conflict.Severity.values:
-                    open_conflicts.add_metric([slug, severity], open_by_severity.get(severity, 0))
-                for policy, violated, count in _payload_counts(
-                    "routing.veto", "policy", "policy_violated"
-                ):
-                    vetoes.add_metric([slug, policy or "unknown", violated or "unknown"], count)
-                by_status = dict(
-                    WebhookDelivery.objects.order_by().values_list("status").annotate(n=Count("pk"))
-                )
-                for result in (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED):
-                    deliveries.add_metric([slug, result], by_status.get(result, 0))
-                pending.add_metric([slug], by_status.get(WebhookDelivery.Status.PENDING, 0))
-        yield from (declared, conflicts, open_conflicts, vetoes, deliveries, pending)
+                for collector, own in zip(ORG_COLLECTORS, families, strict=True):
+                    collector.collect_org(slug, own)
+        for own in families:
+            yield from own
 
 
 def _process_metrics() -> bytes:

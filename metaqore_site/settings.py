@@ -85,10 +85,13 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
-    "governance",
-    "projects",
-    "artifacts",
+    "access",
     "compliance",
+    "projects",
+    "governance",
+    "artifacts",
+    "hmcp",
+    "events",
     "dashboard",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -116,7 +119,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "governance.middleware.RateLimitMiddleware",
+    "access.middleware.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -184,8 +187,8 @@ LOGIN_REDIRECT_URL = "/dashboard/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "governance.authentication.AgentKeyAuthentication",
-        "governance.authentication.OrgJWTAuthentication",
+        "access.authentication.AgentKeyAuthentication",
+        "access.authentication.OrgJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -220,9 +223,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "ENUM_NAME_OVERRIDES": {
-        "ConflictStrategyEnum": "governance.models.Conflict.Strategy",
+        "ConflictStrategyEnum": "artifacts.models.Conflict.Strategy",
         "SensitivityEnum": "projects.models.Task.Sensitivity",
-        "RoutingSensitivityEnum": "governance.routing.SENSITIVITY_LEVELS",
+        "RoutingSensitivityEnum": "projects.sensitivity.SENSITIVITY_LEVELS",
     },
 }
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from governance.actors import Actor
+from access.actors import Actor
 from projects import services
 from projects.models import Project, Task
 

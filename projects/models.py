@@ -63,7 +63,7 @@ class Task(models.Model):
     assigned_to = models.CharField(max_length=200, blank=True)
     depends_on = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    # Computed from the title, assignee and metadata flags (governance.routing.classify);
+    # Computed from the title, assignee and metadata flags (governance.provider_routing.classify);
     # a caller may ask for a higher level, never a lower one.
     sensitivity = models.CharField(
         max_length=10, choices=Sensitivity.choices, default=Sensitivity.PUBLIC, db_index=True

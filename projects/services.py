@@ -8,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.audit import audit_record, changes_payload, mark_audited, model_snapshot
-from governance.actors import Actor
+from access.actors import Actor
+from compliance.audit import audit_record, changes_payload, model_snapshot
+from metaqore_site.governed import mark_audited
 from projects.models import Project, Task
+from projects.sensitivity import SENSITIVITY_LEVELS, classify
 
 PROJECT_FIELDS = ("name", "description", "owner_id", "status", "metadata")
 TASK_FIELDS = ("title", "description", "status", "assigned_to", "depends_on", "metadata")
@@ -23,8 +25,6 @@ SENSITIVITY_FLAGS = ("has_private_data", "has_sensitive_data", "is_security_task
 def task_sensitivity(task: Task, requested: str | None = None) -> str:
     """Classify the task from its title, assignee and metadata flags; never below
     ``requested`` nor below what it already has (sensitivity only goes up)."""
-    from governance.routing import SENSITIVITY_LEVELS, classify
-
     flags = task.metadata if isinstance(task.metadata, dict) else {}
     computed = classify(
         agent_name=task.assigned_to,

@@ -44,7 +44,7 @@ class OrganizationAdmin(PublicSchemaOnlyAdmin):
             obj.schema_name = schema_name_for(obj.slug)
         super().save_model(request, obj, form, change)
         if not change:  # the org's trail starts here too when it is created from the admin
-            from governance.actors import Actor
+            from access.actors import Actor
             from tenants.services import organization_start
 
             actor = Actor(kind="user", name=request.user.get_username())

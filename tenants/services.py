@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
+from access.actors import SYSTEM, Actor
+from access.roles import ROLES
 from compliance.audit import audit_record
-from governance.actors import SYSTEM, Actor
-from governance.roles import ROLES
 from tenants.models import SLUG_PATTERN, Domain, Organization, schema_name_for, slug_validator
 
 # A host name as requests carry it (without the port): dot-separated labels.

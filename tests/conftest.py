@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from governance.keys import agent_key_create
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from access.keys import agent_key_create
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from tenants.models import Organization
 from tenants.services import organization_create
 
@@ -100,7 +100,7 @@ def agent_client(org_a) -> APIClient:
 
 def user_token(organization: Organization, user) -> str:
     """An access JWT of ``user`` for ``organization`` (as POST /api/v1/auth/token/ issues)."""
-    from governance.api.auth_views import OrgTokenObtainPairSerializer
+    from access.api.auth_views import OrgTokenObtainPairSerializer
 
     use_org(organization)
     return str(OrgTokenObtainPairSerializer.get_token(user).access_token)

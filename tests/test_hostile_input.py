@@ -9,8 +9,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from access.roles import ORG_ADMIN
 from compliance.models import AuditEvent
-from governance.roles import ORG_ADMIN
 from projects.models import Project
 from tests.conftest import client_for, make_agent_key, make_user, use_org, user_token
 

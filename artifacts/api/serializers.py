@@ -1,12 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from artifacts.models import Artifact
-from governance.api.serializers import (
-    ConflictSerializer,
-    GovernanceOutcomeSerializer,
-    remediation_for,
-)
+from artifacts.models import Artifact, Conflict
 from metaqore_site.api.fields import (
     IdListField,
     JSONObjectField,
@@ -21,6 +16,61 @@ from metaqore_site.api.serializers import (
     unstorable_text,
 )
 from projects.models import Project
+
+
+class ConflictSerializer(StrictModelSerializer):
+    project_id = serializers.CharField(read_only=True)
+    artifact_id = serializers.CharField(read_only=True)
+    resolution_strategy = serializers.ChoiceField(
+        choices=Conflict.Strategy.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty until the conflict is resolved (or escalated).",
+    )
+
+    class Meta:
+        model = Conflict
+        fields = [
+            "id",
+            "project_id",
+            "artifact_id",
+            "conflict_type",
+            "severity",
+            "description",
+            "details",
+            "hint",
+            "suggested_strategy",
+            "status",
+            "resolution_strategy",
+            "resolved_by",
+            "resolved_at",
+            "note",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RemediationSerializer(serializers.Serializer):
+    conflict_id = serializers.CharField()
+    hint = serializers.CharField()
+
+
+class GovernanceOutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["accepted", "auto_resolved", "blocked", "accepted_with_warnings"]
+    )
+    mode = serializers.CharField()
+    conflicts = ConflictSerializer(many=True)
+    remediation = RemediationSerializer(many=True)
+
+
+def remediation_for(conflicts) -> list[dict]:
+    return [
+        {"conflict_id": c.id, "hint": c.hint}
+        for c in conflicts
+        if c.status in Conflict.UNRESOLVED and c.hint
+    ]
+
 
 MAX_FILE_PATHS = 500
 MAX_REQUIREMENTS = 200

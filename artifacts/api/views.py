@@ -3,6 +3,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from access.permissions import action_permission
 from artifacts import services
 from artifacts.api.filters import ArtifactFilter
 from artifacts.api.serializers import (
@@ -13,7 +14,6 @@ from artifacts.api.serializers import (
     declaration_body,
 )
 from artifacts.models import Artifact
-from governance.permissions import action_permission
 from metaqore_site.api.viewsets import GovernedViewSet
 
 

@@ -8,13 +8,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 
+from access.keys import agent_key_create, agent_key_revoke
+from access.models import AgentKey
+from access.roles import ROLES
 from dashboard.forms import AgentKeyForm, PolicyForm, UserForm
 from dashboard.views.base import DashboardPage
-from governance.keys import agent_key_create, agent_key_revoke
-from governance.models import AgentKey, GovernancePolicy, Provider
+from governance.models import GovernancePolicy, Provider
 from governance.policy import policy_update
 from governance.providers import provider_update
-from governance.roles import ROLES
 
 
 class PolicyView(DashboardPage):

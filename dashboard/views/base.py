@@ -9,9 +9,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.views.generic import TemplateView
 
-from governance.actors import Actor, actor_for_user
-from governance.permissions import actor_can
-from metaqore_site.api.exceptions import GovernanceError
+from access.actors import Actor, actor_for_user
+from access.permissions import actor_can
+from metaqore_site.errors import GovernanceError
 
 NAV = [
     ("overview", "Overview", "read"),
@@ -25,7 +25,7 @@ NAV = [
 
 
 class DashboardMixin(LoginRequiredMixin):
-    """Login required; ``required_action`` (governance.permissions) decides access."""
+    """Login required; ``required_action`` (access.permissions) decides access."""
 
     required_action = "read"
     nav_key = ""

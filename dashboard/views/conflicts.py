@@ -5,11 +5,10 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect
 
-from artifacts.models import Artifact
+from artifacts.models import Artifact, Conflict
+from artifacts.psmp import AUTO_RESOLVABLE
 from dashboard.forms import BulkResolveForm, ResolveForm
 from dashboard.views.base import DashboardPage
-from governance.models import Conflict
-from governance.psmp import AUTO_RESOLVABLE
 from governance.resolution import conflict_resolve
 from projects.models import Project
 

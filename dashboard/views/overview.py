@@ -6,10 +6,10 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from artifacts.models import Conflict
 from compliance.models import AuditEvent
 from dashboard.charts import daily_line_chart
 from dashboard.views.base import DashboardPage
-from governance.models import Conflict
 from governance.selectors import org_stats
 
 CHART_DAYS = 30

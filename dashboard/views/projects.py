@@ -4,12 +4,12 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 
+from artifacts.api.serializers import remediation_for
 from artifacts.models import Artifact
 from artifacts.services import artifact_transition
 from dashboard.charts import dependency_graph
 from dashboard.forms import TransitionForm
 from dashboard.views.base import DashboardPage
-from governance.api.serializers import remediation_for
 from governance.reports import blocking_report
 from projects.models import Project
 

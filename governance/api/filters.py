@@ -1,6 +1,6 @@
 import django_filters
 
-from governance.models import Conflict
+from artifacts.models import Conflict
 
 
 class ConflictFilter(django_filters.FilterSet):

@@ -8,10 +8,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from governance.api.serializers import ConflictSerializer
-from governance.models import Conflict
-from governance.permissions import action_permission
-from governance.psmp import AUTO_RESOLVABLE
+from access.permissions import action_permission
+from artifacts.api.serializers import ConflictSerializer
+from artifacts.models import Conflict
+from artifacts.psmp import AUTO_RESOLVABLE
 from governance.resolution import conflict_resolve
 from governance.selectors import org_stats
 from metaqore_site.api.openapi import NOT_FOUND

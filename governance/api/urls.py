@@ -1,14 +1,12 @@
 from django.urls import re_path
 
-from governance.api.keys import AgentKeyViewSet
-from governance.api.routing import ProviderViewSet, RoutingClassifyView, RoutingEnforceView
+from governance.api.provider_routing import ProviderViewSet, RoutingClassifyView, RoutingEnforceView
 from governance.api.views import BlockingReportView, ConflictViewSet, GovernancePolicyView
 from metaqore_site.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("conflicts", ConflictViewSet, basename="conflict")
 router.register("providers", ProviderViewSet, basename="provider")
-router.register("agent-keys", AgentKeyViewSet, basename="agent-key")
 
 urlpatterns = [
     re_path(r"^policy/?$", GovernancePolicyView.as_view(), name="governance-policy"),

@@ -3,7 +3,7 @@
 import django.contrib.postgres.indexes
 import django.core.validators
 import django.db.models.deletion
-import governance.specialists.models
+import hmcp.models
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Specialist',
             fields=[
-                ('id', models.CharField(default=governance.specialists.models.new_specialist_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=hmcp.models.new_specialist_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('level', models.CharField(max_length=16)),
                 ('teachers', models.JSONField(blank=True, default=list)),
                 ('parameter_count', models.BigIntegerField()),
@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='TrainingJob',
             fields=[
-                ('id', models.CharField(default=governance.specialists.models.new_training_job_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=hmcp.models.new_training_job_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('purpose', models.CharField(choices=[('initial', 'Initial'), ('retraining', 'Retraining')], default='initial', max_length=12)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('claimed', 'Claimed'), ('completed', 'Completed'), ('failed', 'Failed')], default='queued', max_length=10)),
                 ('claimed_by', models.CharField(blank=True, max_length=200)),

@@ -1,10 +1,10 @@
 from django.db import migrations
 
-from governance.specialists.defaults import policy_field_values
+from hmcp.defaults import policy_field_values
 
 
 def create_policy(apps, schema_editor):
-    # Every org starts from governance/defaults/hmcp.json (as it reads when the org is created).
+    # Every org starts from hmcp/defaults.json (as it reads when the org is created).
     HierarchyPolicy = apps.get_model("governance", "HierarchyPolicy")
     HierarchyPolicy.objects.get_or_create(pk=1, defaults=policy_field_values())
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,39 +11,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-
-class GovernanceError(Exception):
-    """Base class for errors raised by services; each maps to one HTTP status."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "governance_error"
-
-    def __init__(self, detail: str, *, code: str | None = None, extra: dict | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code or self.default_code
-        self.extra = extra or {}
-
-    def as_payload(self) -> dict[str, Any]:
-        return {"detail": self.detail, "code": self.code, **self.extra}
-
-
-class GovernanceBlocked(GovernanceError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "governance_blocked"
-
-
-class GovernanceForbidden(GovernanceError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "forbidden"
-
-
-class GovernanceRefused(GovernanceError):
-    """A request understood but refused by governance rules (e.g. a specialist proposal that
-    breaks the hierarchy policy): 422 with every reason."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "refused"
+from metaqore_site.errors import GovernanceError
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -3,7 +3,6 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from governance.api.auth_views import OrgTokenObtainPairView, OrgTokenRefreshView
 from metaqore_site.api.health import HealthView
 
 docs_urlpatterns = [
@@ -15,15 +14,14 @@ docs_urlpatterns = [
 
 api_urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
-    re_path(r"^auth/token/?$", OrgTokenObtainPairView.as_view(), name="token_obtain_pair"),
-    re_path(r"^auth/token/refresh/?$", OrgTokenRefreshView.as_view(), name="token_refresh"),
+    path("", include("access.api.urls")),  # auth/token/…, governance/agent-keys/…
     path("", include("projects.api.urls")),
     path("", include("artifacts.api.urls")),
     path("governance/compliance/", include("compliance.api.urls")),
     path("governance/", include("governance.api.urls")),
     path("internal/", include("governance.api.internal_urls")),
-    path("", include("governance.specialists.api.urls")),  # specialists/… (HMCP)
-    path("", include("compliance.api.live_urls")),  # events/stream, webhooks
+    path("", include("hmcp.api.urls")),  # specialists/… (HMCP)
+    path("", include("events.api.urls")),  # events/stream, webhooks
 ]
 
 urlpatterns = [path("api/v1/", include(api_urlpatterns)), *docs_urlpatterns]

@@ -6,8 +6,8 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
-from governance.actors import Actor, actor_from_request
-from governance.permissions import action_permission
+from access.actors import Actor, actor_from_request
+from access.permissions import action_permission
 
 
 class ActorMixin:

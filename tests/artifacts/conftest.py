@@ -1,6 +1,6 @@
 import pytest
 
-from governance.actors import Actor
+from access.actors import Actor
 from governance.models import GovernancePolicy
 from projects.services import project_create
 from tests.conftest import client_for, make_agent_key

@@ -7,9 +7,8 @@ from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from artifacts.models import Artifact
+from artifacts.models import Artifact, Conflict
 from compliance.models import AuditEvent
-from governance.models import Conflict
 from tests.artifacts.conftest import declare
 
 
@@ -73,7 +72,7 @@ def test_admin_action_resolves_conflicts(admin_client_a, coder, tester, project)
     blocked = declare(tester, project).json()
     conflict_id = blocked["governance"]["conflicts"][0]["id"]
     response = admin_client_a.post(
-        "/admin/governance/conflict/",
+        "/admin/artifacts/conflict/",
         {"action": "resolve_override", "_selected_action": [conflict_id]},
     )
     assert response.status_code == 302

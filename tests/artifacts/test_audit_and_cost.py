@@ -5,10 +5,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from access.actors import Actor
 from artifacts.models import Artifact
 from artifacts.services import artifact_declare, artifact_transition
 from compliance.models import AuditEvent
-from governance.actors import Actor
 from governance.resolution import conflict_resolve
 from projects.services import project_create
 from tests.artifacts.conftest import declare

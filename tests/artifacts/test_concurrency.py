@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from access.actors import Actor
 from artifacts.models import Artifact
 from artifacts.services import artifact_declare
-from governance.actors import Actor
 from projects.services import project_create
 from tenants.services import organization_create
 

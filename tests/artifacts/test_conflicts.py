@@ -2,7 +2,7 @@
 
 import pytest
 
-from governance.conflicts import normalize_path, specifiers_compatible
+from artifacts.conflicts import normalize_path, specifiers_compatible
 from tests.artifacts.conftest import declare
 
 

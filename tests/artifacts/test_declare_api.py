@@ -2,8 +2,7 @@
 
 import pytest
 
-from artifacts.models import Artifact
-from governance.models import Conflict
+from artifacts.models import Artifact, Conflict
 from tests.artifacts.conftest import declare, set_mode
 
 
@@ -153,8 +152,7 @@ def test_declaration_body_is_the_artifact_serializers_representation(coder, proj
     what a fresh ArtifactSerializer gives, for one artifact after another."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from artifacts.api.serializers import ArtifactSerializer
-    from governance.api.serializers import ConflictSerializer
+    from artifacts.api.serializers import ArtifactSerializer, ConflictSerializer
     from metaqore_site.api.serializers import render
 
     first = declare(coder, project, data={"a": 1}, file_paths=["a.py"], requirements={"x": ">=1"})

@@ -3,9 +3,9 @@
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from artifacts.models import Artifact, GovernanceBypassError
+from artifacts.models import Artifact
 from governance.models import GovernancePolicy
-from metaqore_site.api.exceptions import GovernanceBlocked
+from metaqore_site.errors import GovernanceBlocked, GovernanceBypassError
 from tests.artifacts.conftest import declare
 
 

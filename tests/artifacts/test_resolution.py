@@ -2,8 +2,8 @@
 
 import pytest
 
-from artifacts.models import Artifact
-from governance.models import Conflict, GovernancePolicy
+from artifacts.models import Artifact, Conflict
+from governance.models import GovernancePolicy
 from tests.artifacts.conftest import declare
 
 

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from artifacts.models import Artifact
+from access.actors import SYSTEM, Actor
+from artifacts.models import Artifact, Conflict
 from artifacts.services import artifact_declare, artifact_transition
 from compliance.models import AuditEvent
-from governance.actors import SYSTEM, Actor
-from governance.models import Conflict, GovernancePolicy, Provider
+from governance.models import GovernancePolicy, Provider
 from governance.resolution import conflict_resolve
 from projects.services import project_create
 

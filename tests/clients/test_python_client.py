@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from governance.keys import agent_key_create
+from access.keys import agent_key_create
 from metaqore_client import (
     AsyncMetaQore,
     MetaQore,

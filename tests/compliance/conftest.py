@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
+from access.roles import AUDITOR
 from compliance.models import AuditEvent
-from governance.roles import AUDITOR
 from tests.conftest import client_for, make_agent_key, make_user
 
 PASSWORD = "pw-Secret-123"

@@ -13,6 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access.actors import SYSTEM, Actor
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from compliance.audit import audit_record
 from compliance.chain import (
     HASHED_FIELDS,
@@ -22,8 +24,6 @@ from compliance.chain import (
     jsonl_chain_verify,
 )
 from compliance.models import AuditEvent
-from governance.actors import SYSTEM, Actor
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from tests.compliance.conftest import (
     disable_audit_triggers,
     events_after,

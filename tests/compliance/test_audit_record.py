@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from access.actors import SYSTEM, Actor
 from compliance.audit import AuditUnavailable, audit_record
 from compliance.chain import (
     HASHED_FIELDS,
@@ -17,7 +18,6 @@ from compliance.chain import (
     normalize_payload,
 )
 from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from governance.actors import SYSTEM, Actor
 from metaqore_site.middleware import current_request_id
 from projects.models import Project
 from projects.services import project_create

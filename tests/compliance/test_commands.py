@@ -9,10 +9,10 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from access.actors import SYSTEM, Actor
 from compliance import audit
 from compliance.audit import audit_record
 from compliance.management.commands import audit_tail
-from governance.actors import SYSTEM, Actor
 from tests.compliance.conftest import disable_audit_triggers, events_after, last_seq, raw_sql
 
 

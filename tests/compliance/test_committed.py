@@ -18,10 +18,10 @@ import time
 import pytest
 from django.db import connection, connections
 
+from access.actors import Actor
 from compliance.audit import audit_record
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
-from governance.actors import Actor
 from projects.services import project_create
 from tenants.services import organization_create
 from tests import processes

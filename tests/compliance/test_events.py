@@ -7,11 +7,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from access.actors import SYSTEM, Actor
+from access.keys import agent_key_create, agent_key_revoke
+from access.models import AgentKey
+from access.roles import ORG_ADMIN
 from compliance.models import AuditEvent
-from governance.actors import SYSTEM, Actor
-from governance.keys import agent_key_create, agent_key_revoke
-from governance.models import AgentKey
-from governance.roles import ORG_ADMIN
 from projects.models import Project, Task
 from projects.services import project_update, task_update
 from tests.compliance.conftest import events_after, kinds, last_seq
@@ -221,7 +221,7 @@ def test_admin_revoke_action_goes_through_the_service(org_a):
     client = Client(HTTP_HOST="alpha.localhost")
     client.force_login(user)
     response = client.post(
-        "/admin/governance/agentkey/",
+        "/admin/access/agentkey/",
         {"action": "revoke", "_selected_action": [new.record.pk]},
     )
     assert response.status_code == 302

@@ -4,12 +4,13 @@ and writes go through the same services (and audit events) as the API."""
 import pytest
 from django.test import Client
 
-from artifacts.models import Artifact
+from access.actors import Actor
+from access.models import AgentKey
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from artifacts.models import Artifact, Conflict
 from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
-from governance.actors import Actor
-from governance.models import AgentKey, Conflict, GovernancePolicy
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from governance.models import GovernancePolicy
 from projects.services import project_create
 from tests.conftest import make_user
 

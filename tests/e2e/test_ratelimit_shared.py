@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.db import connection
 
-from governance.keys import agent_key_create
+from access.keys import agent_key_create
 from tenants.services import organization_create
 from tests.processes import database_url, http, running_server, subprocess_env
 

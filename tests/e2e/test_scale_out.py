@@ -14,8 +14,8 @@ from collections import Counter
 import pytest
 from django.db import connection
 
+from access.keys import agent_key_create
 from artifacts.models import Artifact
-from governance.keys import agent_key_create
 from tests.e2e.test_ratelimit_shared import REDIS_URL, redis_or_skip
 from tests.events.live import SSEReader, committed, committed_org
 from tests.processes import database_url, http, running_server, subprocess_env

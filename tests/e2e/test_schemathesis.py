@@ -31,11 +31,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from access.actors import Actor
+from access.api.auth_views import OrgTokenObtainPairSerializer
+from access.keys import agent_key_create
+from access.roles import ORG_ADMIN
 from artifacts.services import artifact_declare
-from governance.actors import Actor
-from governance.api.auth_views import OrgTokenObtainPairSerializer
-from governance.keys import agent_key_create
-from governance.roles import ORG_ADMIN
 from projects.services import project_create, task_create
 from tenants.services import organization_create
 from tests.processes import database_url, running_server, subprocess_env

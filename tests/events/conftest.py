@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.events import stream_db_close
+from events.events import stream_db_close
 from tests.events.live import committed_org
 
 

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from asgiref.testing import ApplicationCommunicator
 from django.db import connection, connections
 
+from access.actors import Actor
+from access.keys import agent_key_create
 from artifacts.services import artifact_declare
-from governance.actors import Actor
-from governance.keys import agent_key_create
 from projects.models import Project
 from projects.services import project_create
 from tenants.models import Organization

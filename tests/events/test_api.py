@@ -6,11 +6,12 @@ import pytest
 from django.contrib.admin.utils import quote as admin_quote
 from rest_framework.test import APIClient
 
+from access.actors import Actor
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from artifacts.services import artifact_declare
-from compliance.models import AuditEvent, Webhook, WebhookDelivery
-from governance.actors import Actor
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
-from governance.routing import routing_decide
+from compliance.models import AuditEvent
+from events.models import Webhook, WebhookDelivery
+from governance.provider_routing import routing_decide
 from projects.services import project_create
 from tests.compliance.conftest import user_client
 from tests.conftest import client_for, make_agent_key, use_org
@@ -228,7 +229,7 @@ def admin_form(**overrides) -> dict:
 
 
 def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
-    response = django_admin.post("/admin/compliance/webhook/add/", admin_form())
+    response = django_admin.post("/admin/events/webhook/add/", admin_form())
     assert response.status_code == 302, response.content[:2000]
     webhook = Webhook.objects.get()
     assert (webhook.url, webhook.event_types, webhook.secret) == (
@@ -238,13 +239,13 @@ def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
     )
     event = AuditEvent.objects.get(event_type="webhook.created", resource_id=webhook.pk)
     assert event.actor == "user:root"
-    change = f"/admin/compliance/webhook/{admin_quote(webhook.pk)}/change/"
+    change = f"/admin/events/webhook/{admin_quote(webhook.pk)}/change/"
     assert django_admin.get(change).status_code == 200
     response = django_admin.post(change, admin_form(secret="", active=""))
     assert response.status_code == 302
     webhook.refresh_from_db()
     assert not webhook.active and webhook.secret == "x" * 20  # an empty secret keeps it
-    assert django_admin.get("/admin/compliance/webhookdelivery/").status_code == 200
+    assert django_admin.get("/admin/events/webhookdelivery/").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -256,7 +257,7 @@ def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
     ],
 )
 def test_admin_refuses_what_the_api_refuses(django_admin, overrides, error):
-    response = django_admin.post("/admin/compliance/webhook/add/", admin_form(**overrides))
+    response = django_admin.post("/admin/events/webhook/add/", admin_form(**overrides))
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not Webhook.objects.exists()

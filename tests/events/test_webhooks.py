@@ -16,10 +16,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Webhook, WebhookDelivery
-from compliance.webhook_delivery import MAX_ATTEMPTS, backoff_delay, webhooks_run_once
-from compliance.webhooks import UnsafeWebhookURL, webhook_create, webhook_url_check
-from governance.actors import Actor
+from access.actors import Actor
+from compliance.models import AuditEvent
+from events.models import Webhook, WebhookDelivery
+from events.webhook_delivery import MAX_ATTEMPTS, backoff_delay, webhooks_run_once
+from events.webhooks import UnsafeWebhookURL, webhook_create, webhook_url_check
 from tests.events.live import Receiver, committed
 
 ADMIN = Actor(kind="user", name="root", roles=frozenset({"org_admin"}))

@@ -2,10 +2,11 @@
 
 import pytest
 
+from access.roles import ORG_ADMIN, VIEWER
 from compliance.models import AuditEvent
 from governance.models import GovernancePolicy, Provider
-from governance.roles import ORG_ADMIN, VIEWER
-from governance.routing import allowed_kinds, canonical_policy, classify
+from governance.provider_routing import allowed_kinds, canonical_policy
+from projects.sensitivity import classify
 from tests.conftest import client_for, make_agent_key, make_user, user_token
 
 CLASSIFY = "/api/v1/governance/routing/classify"

@@ -168,7 +168,7 @@ def test_null_byte_in_filters_is_400_not_500(agent_client):
 
 @pytest.fixture
 def many_projects(org_a):
-    from governance.actors import SYSTEM
+    from access.actors import SYSTEM
     from projects.services import project_create
 
     for index in range(205):

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from access.roles import ROLES
 from compliance.models import AuditEvent
-from governance.roles import ROLES
 from tenants.models import Organization
 
 

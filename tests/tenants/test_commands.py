@@ -22,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
-from governance.models import AgentKey
+from access.models import AgentKey
 from tenants.models import Domain, Organization
 from tests.conftest import client_for, use_org
 from tests.processes import database_url, manage, subprocess_env

@@ -20,9 +20,9 @@ from django_tenants.utils import schema_exists
 from rest_framework.test import APIClient
 
 import tenants.provisioning as provisioning
+from access.actors import SYSTEM, Actor
 from artifacts.services import artifact_declare, artifact_transition
 from compliance.audit import audit_record
-from governance.actors import SYSTEM, Actor
 from governance.models import Provider
 from projects.services import project_create
 from tenants.catalog import catalog_differences, schema_catalog, schema_row_counts
@@ -76,6 +76,10 @@ def make_template_stale() -> tuple[str, str]:
     that migration really rolled back in it (its objects gone, its row deleted)."""
     app_label, newest, previous = newest_tenant_migration()
     schema_migrate(TEMPLATE_SCHEMA, app_label, previous)
+    # A rollback that moves models between apps creates their permissions (deferred foreign
+    # keys); in production it commits on its own, here it shares the test's transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert (app_label, newest) not in applied(TEMPLATE_SCHEMA)
     return app_label, newest
 

@@ -4,10 +4,10 @@ import sys
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from access.actors import cli_actor
 from compliance.api.filters import FilterError, audit_events_filtered
 from compliance.exports import FORMATS, export_chunks, export_prepare
 from compliance.management.options import add_filter_arguments, filter_params
-from governance.actors import cli_actor
 from tenants.management.org_command import OrgCommand, in_organization
 
 

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from governance.roles import ROLES
+from access.roles import ROLES
 from tenants.management.org_command import OrgCommand, in_organization
 
 

@@ -16,8 +16,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
-from governance.keys import agent_key_authenticate, agent_key_create
-from governance.roles import ORG_ADMIN
+from access.keys import agent_key_authenticate, agent_key_create
+from access.roles import ORG_ADMIN
 from metaqore_site.embedded_db import default_data_dir
 from tenants.models import Organization
 from tenants.services import organization_create

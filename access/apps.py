@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    """Who is calling and what they may do: agents and keys, users' roles, authentication,
+    permissions and rate limits. The bottom of the apps: it imports none of them."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "access"
+
+    def ready(self) -> None:
+        from access.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)

@@ -1,0 +1,94 @@
+"""Rate limits for every request, counted against the caller's credential or address."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_tenants.utils import get_public_schema_name
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from access import ratelimits
+from access.actors import PRIVILEGED_HEADER, privileged_header_valid
+from access.authentication import raw_api_key
+from access.keys import agent_key_authenticate
+
+logger = logging.getLogger(__name__)
+
+
+class RateLimitMiddleware:
+    """Counts every request against its credential (API key, user) or client IP and answers
+    429 with ``Retry-After`` over the limit; every response carries X-RateLimit-* headers.
+    See access.ratelimits for the exact semantics."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            usage, refused = self._check(request)
+        except Exception:  # the cache (Redis) is down: stay available, say so in the logs
+            logger.exception("Rate limiting skipped: the cache is unavailable")
+            usage, refused = None, None
+        response = refused or self.get_response(request)
+        if usage is not None:
+            response["X-RateLimit-Limit"] = str(usage.limit)
+            response["X-RateLimit-Remaining"] = str(usage.remaining)
+            if usage.limited:
+                response["Retry-After"] = str(usage.retry_after)
+        return response
+
+    def _check(self, request: HttpRequest):
+        identity, privileged, bad_key = self._identity(request)
+        if bad_key:
+            failures = ratelimits.key_failures(request, increment=True)
+            if failures is not None and failures.limited:
+                return failures, _too_many(failures, "Too many invalid API keys from this address.")
+        usage = ratelimits.request_usage(request, identity, privileged)
+        if usage is not None and usage.limited:
+            return usage, _too_many(usage, "Request rate limit exceeded.")
+        return usage, None
+
+    @staticmethod
+    def _identity(request: HttpRequest) -> tuple[str, bool, bool]:
+        """(counter identity, privileged, an invalid API key was sent)."""
+        schema = connection.schema_name
+        ip = f"ip:{ratelimits.client_ip(request)}"
+        header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
+        if schema == get_public_schema_name():
+            return ip, False, False
+        raw = raw_api_key(request)
+        if raw is not None:
+            failures = ratelimits.key_failures(request, increment=False)
+            if failures is not None and failures.limited:
+                return ip, False, True  # do not even look the key up
+            key = agent_key_authenticate(raw)
+            if key is None:
+                return ip, False, True
+            request.metaqore_agent_key = key  # AgentKeyAuthentication reuses it
+            return f"{schema}:key:{key.pk}", key.is_privileged or header_privileged, False
+        token = _bearer_token(request)
+        if token is not None:
+            try:
+                user_id = AccessToken(token).get("user_id")
+            except TokenError:
+                return ip, False, False  # authentication answers 401
+            return f"{schema}:user:{user_id}", header_privileged, False
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"{schema}:user:{user.pk}", header_privileged, False
+        return ip, False, False
+
+
+def _bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def _too_many(usage, detail: str) -> HttpResponse:
+    return JsonResponse({"detail": detail, "retry_after": usage.retry_after}, status=429)
