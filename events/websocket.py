@@ -35,10 +35,10 @@ from django.urls import re_path
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from access.actors import Actor
+from access.auth_failures import auth_failed_record
 from access.authentication import raw_api_key
 from access.keys import PREFIX_LENGTH, agent_key_authenticate
 from access.permissions import actor_can
-from access.auth_failures import auth_failed_record
 from events.events import (
     EventFilter,
     EventFilterError,

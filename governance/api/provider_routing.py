@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from access.permissions import action_permission
 from governance.models import Provider
 from governance.provider_routing import routing_decide
-from projects.sensitivity import SENSITIVITY_LEVELS
 from governance.providers import provider_create, provider_delete, provider_update
 from metaqore_site.api.openapi import ErrorSerializer
 from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from metaqore_site.api.viewsets import GovernedAPIView, GovernedViewSet
+from projects.sensitivity import SENSITIVITY_LEVELS
 
 
 class ClassifyRequestSerializer(serializers.Serializer):

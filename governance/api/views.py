@@ -5,10 +5,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from access.permissions import action_permission
+from artifacts.api.serializers import ConflictSerializer, RemediationSerializer, remediation_for
 from artifacts.models import Conflict
 from governance import policy as policy_service
 from governance.api.filters import ConflictFilter
-from artifacts.api.serializers import ConflictSerializer, RemediationSerializer, remediation_for
 from governance.api.serializers import ConflictResolveSerializer, GovernancePolicySerializer
 from governance.models import GovernancePolicy
 from governance.reports import REPORT_CONFLICTS_DEFAULT, REPORT_CONFLICTS_MAX, blocking_report

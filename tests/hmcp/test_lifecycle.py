@@ -175,7 +175,7 @@ def test_bulk_writes_and_deletes_are_refused(agent, project, skill):
         Specialist.objects.filter(pk=specialist.pk).delete()
     with pytest.raises(GovernanceBypassError):
         specialist.delete()
-    with pytest.raises(GovernanceBypassError, match="created by hmcp.services"):
+    with pytest.raises(GovernanceBypassError, match=r"created by hmcp\.services"):
         Specialist(skill=skill, project=project, level="level_1", parameter_count=1).save()
 
 
