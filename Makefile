@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 PORT   ?= $(or $(METAQORE_PORT),8001)
 BIND   ?= 127.0.0.1
 
-.PHONY: run test lint format venv browser screenshots bench bench-smoke bench-provisioning migrate clean-db audit-export audit-tail require-org
+.PHONY: run test lint format venv venv-dev browser screenshots bench bench-smoke bench-provisioning migrate clean-db audit-export audit-tail require-org
 
+# Run time (make run) and, for make test / make lint, the tests, lint and type checkers too.
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
@@ -14,27 +15,33 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
 venv: $(BIN)/.installed
+
+venv-dev: $(BIN)/.installed-dev
 
 migrate: venv
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 
 # An ASGI server, so the SSE stream and WebSockets work too; reloads when the code changes.
-RELOAD_DIRS := metaqore_site tenants projects artifacts governance compliance dashboard
+RELOAD_DIRS := metaqore_site access tenants compliance projects governance artifacts hmcp events dashboard
 run: migrate
 	$(BIN)/python manage.py demo_setup --port $(PORT)
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m uvicorn metaqore_site.asgi:application \
 	  --host $(BIND) --port $(PORT) --reload $(RELOAD_DIRS:%=--reload-dir %) \
 	  --timeout-graceful-shutdown 2
 
-test: venv lint browser
+test: venv-dev lint browser
 	$(BIN)/python -m pytest
 
 # Benchmarks (not part of `make test`; a smoke run of the harness is): table + bench/results/latest.json
-bench: migrate
+bench: migrate venv-dev
 	$(BIN)/python bench/run.py
 
-bench-smoke: migrate
+bench-smoke: migrate venv-dev
 	$(BIN)/python bench/run.py --smoke --output bench/results/smoke.json
 
 # Seconds per new org (template clone vs migrating) and `migrate_schemas` over 100 orgs per
@@ -44,7 +51,7 @@ bench-provisioning: migrate
 	$(BIN)/python bench/migrate_orgs.py
 
 # Refresh the committed dashboard screenshots from the browser journeys.
-screenshots: venv browser
+screenshots: venv-dev browser
 	METAQORE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser -q
 
 # The browser tests drive Debian's Chromium (browser downloads fail here): install it when it is
@@ -62,11 +69,13 @@ browser:
 	  fi; \
 	fi
 
-lint: venv
+# Style (ruff) and static types (mypy with the Django and DRF plugins; scope in pyproject.toml).
+lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
-format: venv
+format: venv-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from tenants.models import Domain, Organization
+from access.actors import Actor
+from tenants.models import Domain, Organization, schema_name_for
+from tenants.services import organization_start
 
 
 class PublicSchemaOnlyAdmin(admin.ModelAdmin):
@@ -38,15 +40,10 @@ class OrganizationAdmin(PublicSchemaOnlyAdmin):
         return (*self.readonly_fields, "slug") if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        from tenants.models import schema_name_for
-
         if not change:
             obj.schema_name = schema_name_for(obj.slug)
         super().save_model(request, obj, form, change)
         if not change:  # the org's trail starts here too when it is created from the admin
-            from access.actors import Actor
-            from tenants.services import organization_start
-
             actor = Actor(kind="user", name=request.user.get_username())
             organization_start(obj, actor=actor, via="admin")
 

@@ -43,3 +43,29 @@ def test_env_example_variables_are_documented():
         name for name in names if f"`{name}`" not in readme and not name.startswith("POSTGRES_")
     ]
     assert not undocumented, undocumented
+
+
+TEST_TOOLS = ("pytest", "pytest-django", "selenium", "schemathesis", "ruff", "mypy")
+
+
+def _pinned(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[=<>;\[ ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_the_runtime_requirements_carry_no_test_or_lint_tools():
+    runtime = _pinned(ROOT / "requirements.txt")
+    assert not runtime & set(TEST_TOOLS)
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "-r requirements.txt" in dev
+    assert set(TEST_TOOLS) <= _pinned(ROOT / "requirements-dev.txt")
+
+
+def test_the_image_installs_the_runtime_requirements_only():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "requirements.txt" in dockerfile
+    assert "requirements-dev" not in dockerfile
