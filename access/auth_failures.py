@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import cache
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 from access.signals import access_audit
+from metaqore_site.database import tenant_connection
 
 AUTH_FAILED_WINDOW = 60  # seconds
 AUTH_FAILED_PER_CREDENTIAL = 1  # events per source IP + key prefix per window
@@ -43,7 +43,7 @@ def auth_failed_record(
     write transaction and the request then ends in 401). Returns whether an event was written
     (False when rate-limited or on the public host).
     """
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     if not schema or schema == get_public_schema_name():
         return False
     within, _hits = _within(_cache_key(schema, source_ip, key_prefix), AUTH_FAILED_PER_CREDENTIAL)

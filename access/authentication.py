@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -13,6 +13,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from access.actors import AgentPrincipal
 from access.auth_failures import auth_failed_record
 from access.keys import PREFIX_LENGTH, agent_key_authenticate
+from metaqore_site.database import tenant_connection
 
 API_KEY_HEADER = "X-API-Key"
 KEY_PREFIX = "mq_"
@@ -90,6 +91,6 @@ class OrgJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
-        if token.get("org") != connection.schema_name:
+        if token.get("org") != tenant_connection.schema_name:
             raise exceptions.AuthenticationFailed("Token was issued for another organization.")
         return token

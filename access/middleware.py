@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_tenants.utils import get_public_schema_name
 from rest_framework_simplejwt.exceptions import TokenError
@@ -15,6 +14,8 @@ from access import ratelimits
 from access.actors import PRIVILEGED_HEADER, privileged_header_valid
 from access.authentication import raw_api_key
 from access.keys import agent_key_authenticate
+from metaqore_site.database import tenant_connection
+from metaqore_site.middleware import request_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class RateLimitMiddleware:
     @staticmethod
     def _identity(request: HttpRequest) -> tuple[str, bool, bool]:
         """(counter identity, privileged, an invalid API key was sent)."""
-        schema = connection.schema_name
+        schema = tenant_connection.schema_name
         ip = f"ip:{ratelimits.client_ip(request)}"
         header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
         if schema == get_public_schema_name():
@@ -68,12 +69,13 @@ class RateLimitMiddleware:
             key = agent_key_authenticate(raw)
             if key is None:
                 return ip, False, True
-            request.metaqore_agent_key = key  # AgentKeyAuthentication reuses it
+            request_attributes(request).metaqore_agent_key = key  # AgentKeyAuthentication reuses it
             return f"{schema}:key:{key.pk}", key.is_privileged or header_privileged, False
         token = _bearer_token(request)
         if token is not None:
             try:
-                user_id = AccessToken(token).get("user_id")
+                # simplejwt annotates its argument, the encoded JWT (a str), as a Token.
+                user_id = AccessToken(token).get("user_id")  # type: ignore[arg-type]
             except TokenError:
                 return ip, False, False  # authentication answers 401
             return f"{schema}:user:{user_id}", header_privileged, False

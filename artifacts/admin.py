@@ -26,6 +26,7 @@ class ArtifactAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         instance = self.instance
         if instance._state.adding:
             if cleaned.get("state") != Artifact.State.DRAFT:

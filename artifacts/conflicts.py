@@ -251,7 +251,7 @@ def file_path_collision(declaration: Declaration) -> list[DetectedConflict]:
 
 def normalize_requirements(requirements: dict[str, str]) -> dict[str, str]:
     """Canonical package names; raises ValueError for invalid PEP 440 specifiers."""
-    normalized = {}
+    normalized: dict[str, str] = {}
     for name, spec in requirements.items():
         try:
             SpecifierSet(spec)

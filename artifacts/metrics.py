@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 
 from artifacts.models import Conflict
 from metaqore_site.metrics import payload_counts
 
+_Families = tuple[CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily]
+
 
 class DeclarationCollector:
-    def families(self) -> list[Metric]:
-        return [
+    def families(self) -> _Families:
+        return (
             CounterMetricFamily(
                 "metaqore_artifacts_declared",
                 "Artifact declarations, by outcome (accepted, blocked, auto_resolved, …).",
@@ -28,9 +29,9 @@ class DeclarationCollector:
                 "Unresolved (open or escalated) conflicts, by severity.",
                 labels=["organization", "severity"],
             ),
-        ]
+        )
 
-    def collect_org(self, slug: str, families: list[Metric]) -> None:
+    def collect_org(self, slug: str, families: _Families) -> None:
         declared, detected, open_conflicts = families
         for outcome, count in payload_counts("artifact.declared", "outcome"):
             declared.add_metric([slug, outcome or "unknown"], count)

@@ -17,6 +17,7 @@ from django.db import connection
 from access.actors import Actor
 from artifacts.models import Artifact, Conflict
 from governance.models import GovernancePolicy
+from metaqore_site.database import tenant_connection
 from metaqore_site.errors import IllegalTransition
 
 ActivationBlocker = Callable[[Artifact], list[str]]
@@ -38,7 +39,7 @@ def lock_scopes(project_id: str, scopes: Iterable[str]) -> None:
     keys = sorted(set(scopes))
     if not keys:
         return
-    namespace = f"{connection.schema_name}:{project_id}"
+    namespace = f"{tenant_connection.schema_name}:{project_id}"
     with connection.cursor() as cursor:
         cursor.execute(
             """

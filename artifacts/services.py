@@ -98,7 +98,7 @@ def _store_conflicts(
             suggested_strategy=found.suggested_strategy,
             status=Conflict.Status.RESOLVED if auto else Conflict.Status.OPEN,
             resolution_strategy=Conflict.Strategy.OVERRIDE if auto else "",
-            resolved_by=auto_resolver if auto else "",
+            resolved_by=(auto_resolver or "") if auto else "",
             resolved_at=now if auto else None,
             note="auto-resolved on declaration" if auto else "",
         )

@@ -8,6 +8,9 @@ from django.utils.html import format_html
 from compliance.chain import EVENT_FIELDS
 from compliance.models import AuditEvent
 
+# Every stored field, the payload pretty-printed.
+_FIELDS = tuple("payload_pretty" if name == "payload" else name for name in EVENT_FIELDS)
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
@@ -28,9 +31,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = None
-    # Every stored field, the payload pretty-printed.
-    fields = tuple("payload_pretty" if name == "payload" else name for name in EVENT_FIELDS)
-    readonly_fields = fields
+    fields = _FIELDS
+    readonly_fields = _FIELDS
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):

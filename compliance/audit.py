@@ -40,6 +40,7 @@ from compliance.chain import (
     normalize_payload,
 )
 from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent, new_event_id
+from metaqore_site.database import tenant_connection
 from metaqore_site.governed import consume_mark, is_marked
 from metaqore_site.middleware import current_request_id
 from tenants.models import Organization
@@ -55,10 +56,10 @@ class AuditUnavailable(RuntimeError):
 
 
 def current_organization_slug() -> str:
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     if not schema or schema == get_public_schema_name():
         raise AuditUnavailable("The audit trail lives in an organization's schema, not public.")
-    slug = getattr(connection.tenant, "slug", None)
+    slug = getattr(tenant_connection.tenant, "slug", None)
     if slug:
         return slug
     if schema not in _slugs:

@@ -246,7 +246,7 @@ def export_chunks(
     export: Export,
     *,
     chunk_size: int = CHUNK_SIZE,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> Iterator[bytes]:
     """The export's bytes, one chunk per ``chunk_size`` events; ``progress(n)`` per chunk."""
     for data, rows in _WRITERS[export.format](export, chunk_size):

@@ -34,6 +34,7 @@ class WebhookForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # ModelForm.clean() returns cleaned_data
         if self.instance._state.adding and not data.get("secret"):
             self.add_error("secret", "Give the new webhook a secret (16 characters or more).")
         try:

@@ -22,11 +22,12 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 
 from compliance.chain import HASHED_FIELDS, format_timestamp
 from compliance.models import STREAMED_EVENT_TYPES, AuditChainHead, AuditEvent
+from metaqore_site.database import tenant_connection
 
 READ_BATCH = 200  # events per read; a subscriber that is behind reads again at once
 MAX_GLOBS = 20
@@ -160,7 +161,7 @@ class EventBatch:
 
 def _use_schema(schema: str) -> None:
     close_old_connections()  # honours CONN_MAX_AGE and health checks in pool threads
-    connection.set_schema(schema)
+    tenant_connection.set_schema(schema)
 
 
 def events_after(schema: str, cursor: int, event_filter: EventFilter) -> EventBatch:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 
 from events.models import WebhookDelivery
 
+_Families = tuple[CounterMetricFamily, GaugeMetricFamily]
+
 
 class DeliveryCollector:
-    def families(self) -> list[Metric]:
-        return [
+    def families(self) -> _Families:
+        return (
             CounterMetricFamily(
                 "metaqore_webhook_deliveries",
                 "Webhook deliveries that ended, by result (delivered, failed after all retries).",
@@ -22,9 +23,9 @@ class DeliveryCollector:
                 "Webhook deliveries waiting for their first attempt or a retry.",
                 labels=["organization"],
             ),
-        ]
+        )
 
-    def collect_org(self, slug: str, families: list[Metric]) -> None:
+    def collect_org(self, slug: str, families: _Families) -> None:
         deliveries, pending = families
         by_status = dict(
             WebhookDelivery.objects.order_by().values_list("status").annotate(n=Count("pk"))

@@ -142,6 +142,7 @@ def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) 
 def _attempt(client: httpx.Client, webhook: Webhook, delivery: WebhookDelivery) -> bool:
     """One POST of ``delivery``; records the outcome on the delivery (and the webhook)."""
     event = AuditEvent.objects.filter(seq=delivery.event_seq).first()
+    assert event is not None  # the trail is append-only: a delivery's event stays
     body = delivery_body(event)
     headers = {
         "Content-Type": "application/json",
@@ -237,6 +238,7 @@ def deliveries_send(webhook_id: str, client: httpx.Client) -> PassResult:
                 result.delivered += 1
                 continue
             result.failed_attempts += 1
+            assert webhook.failing_since is not None  # set by the failed _attempt()
             if timezone.now() - webhook.failing_since >= DISABLE_AFTER:
                 webhook_disable(
                     webhook=webhook,

@@ -10,6 +10,7 @@ import re
 import secrets
 import socket
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -191,7 +192,7 @@ def webhook_update(*, webhook: Webhook, actor: Actor | str, changes: dict) -> We
     if not changed and not secret_changed:
         return webhook
     mark_audited(webhook).save()
-    payload = {
+    payload: dict[str, Any] = {
         "before": {name: before[name] for name in changed},
         "after": {name: after[name] for name in changed},
     }

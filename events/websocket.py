@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections
 from django.http.request import split_domain_port, validate_host
 from django.urls import re_path
 from django.utils.datastructures import CaseInsensitiveMapping
@@ -49,6 +49,7 @@ from events.events import (
     run_db,
 )
 from events.listener import event_feed
+from metaqore_site.database import tenant_connection
 from metaqore_site.metrics import STREAM_CLIENTS
 from tenants.middleware import ORG_HEADER, OrganizationNotFound, organization_resolve
 
@@ -95,7 +96,7 @@ def websocket_authenticate(scope: dict) -> Connected:
     host, _port = split_domain_port(headers.get("host", ""))
     if not host or not validate_host(host, settings.ALLOWED_HOSTS):
         raise Refused(CLOSE_NOT_FOUND, "unknown_host", "Unknown host.")
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     try:
         organization = organization_resolve(host, headers.get(ORG_HEADER, "").strip())
     except OrganizationNotFound as exc:
@@ -106,7 +107,7 @@ def websocket_authenticate(scope: dict) -> Connected:
             "unknown_organization",
             f"Connect to an organization's host or send {ORG_HEADER}.",
         )
-    connection.set_tenant(organization)
+    tenant_connection.set_tenant(organization)
     token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
     raw = raw_api_key(_Headers(headers)) or token.strip() or None
     if raw is None:
@@ -200,6 +201,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self._error("invalid_subscription", str(exc))
             return
         await self._stop_feed()
+        assert self.connected is not None  # receive() serves connected clients only
         schema = self.connected.schema
         if since is None:
             since = await run_db(head_seq, schema)

@@ -2,14 +2,20 @@
 audited, never added or deleted), and conflicts, read-only and resolved by admin actions that
 call ``conflict_resolve``."""
 
+from typing import Any, Protocol
+
 from django.contrib import admin, messages
 
-from access.actors import actor_for_user
+from access.actors import Actor, actor_for_user
 from artifacts.models import Conflict
-from governance.models import GovernancePolicy
+from governance.models import GovernancePolicy, SingletonPolicy
 from governance.policy import EDITABLE_FIELDS, policy_update
 from governance.resolution import conflict_resolve
 from metaqore_site.errors import GovernanceError
+
+
+class PolicyUpdate(Protocol):
+    def __call__(self, *, actor: Actor, changes: dict[str, Any]) -> SingletonPolicy: ...
 
 
 class SingletonPolicyAdmin(admin.ModelAdmin):
@@ -17,7 +23,7 @@ class SingletonPolicyAdmin(admin.ModelAdmin):
     (a service taking ``actor`` and ``changes``) so they are checked and audited."""
 
     readonly_fields = ("revision", "updated_by", "updated_at")
-    update_policy = None
+    update_policy: PolicyUpdate | None = None  # set by each policy's admin
 
     def has_add_permission(self, request):
         return False
@@ -27,6 +33,7 @@ class SingletonPolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        assert self.update_policy is not None  # every concrete policy admin sets it
         fresh = self.update_policy(actor=actor_for_user(request.user), changes=changes)
         obj.revision, obj.updated_by = fresh.revision, fresh.updated_by
 
@@ -39,6 +46,7 @@ class GovernancePolicyAdmin(SingletonPolicyAdmin):
 
 
 def _resolve_action(strategy: str):
+    @admin.action(description=f"Resolve selected conflicts: {strategy}")
     def action(modeladmin, request, queryset):
         actor = actor_for_user(request.user)
         done, refused = 0, []
@@ -53,7 +61,6 @@ def _resolve_action(strategy: str):
             modeladmin.message_user(request, reason, messages.ERROR)
 
     action.__name__ = f"resolve_{strategy}"
-    action.short_description = f"Resolve selected conflicts: {strategy}"
     return action
 
 

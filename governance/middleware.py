@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import get_public_schema_name
 
 from governance.models import GovernancePolicy
+from metaqore_site.database import tenant_connection
 
 MODE_HEADER = "X-MetaQore-Governance-Mode"
 PRIVILEGED_RESPONSE_HEADER = "X-MetaQore-Privileged"
@@ -20,7 +21,7 @@ class GovernanceHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if connection.schema_name == get_public_schema_name():
+        if tenant_connection.schema_name == get_public_schema_name():
             return response
         mode = getattr(request, "governance_mode", None)
         if mode is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Self
+
 from django.db import models
 
 
@@ -14,15 +16,18 @@ class SingletonPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=200, default="system", editable=False)
 
+    # Each concrete policy's default manager (the type checker sees none on an abstract model).
+    objects: ClassVar[models.Manager[Self]]
+
     class Meta:
         abstract = True
 
     @classmethod
-    def default_values(cls) -> dict:
+    def default_values(cls) -> dict[str, Any]:
         return {}
 
     @classmethod
-    def load(cls, *, for_update: bool = False):
+    def load(cls, *, for_update: bool = False) -> Self:
         queryset = cls.objects.select_for_update() if for_update else cls.objects
         policy = queryset.filter(pk=1).first()
         if policy is None:

@@ -88,6 +88,7 @@ class HierarchyPolicyAdmin(SingletonPolicyAdmin):
 
 
 def _move_action(target: str, verb: str):
+    @admin.action(description=f"{verb.capitalize()} selected specialists")
     def move_selected(modeladmin, request, queryset):
         actor = actor_for_user(request.user)
         done = 0
@@ -105,7 +106,6 @@ def _move_action(target: str, verb: str):
         modeladmin.message_user(request, f"{verb.capitalize()} {done} specialist(s).")
 
     move_selected.__name__ = f"{target}_selected"
-    move_selected.short_description = f"{verb.capitalize()} selected specialists"
     return move_selected
 
 

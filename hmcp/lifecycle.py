@@ -4,21 +4,22 @@ row locks (specialist first, then its jobs, then its artifact)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils import timezone
 
 from access.actors import Actor
 from artifacts.models import Artifact
 from compliance.audit import audit_for
-from hmcp.models import Specialist, TrainingJob
+from hmcp.models import ServiceOnlyState, Specialist, TrainingJob
 from metaqore_site.errors import IllegalTransition
 from metaqore_site.governed import mark_audited
 
 Lifecycle = Specialist.Lifecycle
+RowT = TypeVar("RowT", bound=ServiceOnlyState)
 
 
-def governed(instance: Specialist | TrainingJob) -> Specialist | TrainingJob:
+def governed(instance: RowT) -> RowT:
     """Mark a row whose save this module audits itself (and whose state it may move)."""
     instance._governed = True
     return mark_audited(instance)

@@ -71,6 +71,7 @@ class ServiceOnlyState(models.Model):
     (``_governed``) before saving; other saves may change other fields (audited as system)."""
 
     STATE_FIELD = "status"
+    _governed: bool  # set by hmcp.lifecycle.governed(), consumed by save()
 
     class Meta:
         abstract = True

@@ -64,7 +64,7 @@ def specialist_evaluate(
         for teacher in proposal.teachers
         if teacher.startswith(rules.SPECIALIST_TEACHER_PREFIX)
     ]
-    active_skills = frozenset()
+    active_skills: frozenset[str] = frozenset()
     if taught:
         active_skills = frozenset(
             Specialist.objects.filter(skill__skill_id__in=taught, lifecycle=Lifecycle.ACTIVE)
@@ -107,7 +107,10 @@ class ProposalResult:
 
     @property
     def outcome(self) -> str:
-        return "refused" if self.refused else self.declaration.outcome
+        if self.refused:
+            return "refused"
+        assert self.declaration is not None  # a proposed specialist is always declared
+        return self.declaration.outcome
 
 
 @transaction.atomic
@@ -140,6 +143,8 @@ def specialist_propose(
         )
         return ProposalResult(evaluation, skill)
 
+    # Allowed: the skill is registered and the proposal has a level (rules.evaluate_proposal).
+    assert skill is not None and evaluation.target_level is not None
     level = evaluation.target_level.identifier
     specialist = Specialist(
         skill=skill,
@@ -279,15 +284,17 @@ def specialist_observe(
         specialist.last_golden_set_score = golden_set_score
         changed.append("last_golden_set_score")
 
-    drift = None
+    drift: dict[str, Any] | None = None
     policy = HierarchyPolicy.load()
     if golden_set_score is not None and rules.drift_detected(
         specialist.activation_score, golden_set_score, policy.drift_max_drop
     ):
+        drop = rules.drift_drop(specialist.activation_score, golden_set_score)
+        assert drop is not None  # drift_detected: there is a drop
         drift = {
             "activation_score": specialist.activation_score,
             "golden_set_score": golden_set_score,
-            "drop": round(rules.drift_drop(specialist.activation_score, golden_set_score), 6),
+            "drop": round(drop, 6),
             "max_drop": policy.drift_max_drop,
         }
         if specialist.drift_detected_at is None:
@@ -349,8 +356,11 @@ def specialists_retire_idle(
             continue
         with transaction.atomic():
             specialist = locked(pk)
-            if specialist.lifecycle != Lifecycle.ACTIVE or specialist.last_activity_at >= cutoff:
-                continue  # used or changed since the query
+            if specialist.lifecycle != Lifecycle.ACTIVE:
+                continue  # changed since the query
+            assert specialist.last_activity_at is not None  # the query saw it set; never cleared
+            if specialist.last_activity_at >= cutoff:
+                continue  # used since the query
             finish(specialist, Lifecycle.DEPRECATED, actor, reason)
         retired.append((pk, reason))
     return retired

@@ -159,8 +159,8 @@ def training_job_claim_next(*, actor: Actor) -> TrainingJob | None:
 
 def _held(job_id: str, actor: Actor) -> tuple[Specialist, TrainingJob]:
     """Lock the job's specialist, then the job; the actor must hold a live lease on it."""
-    specialist_id = TrainingJob.objects.filter(pk=job_id).values_list("specialist_id", flat=True)
-    specialist_id = specialist_id.first()
+    specialists = TrainingJob.objects.filter(pk=job_id).values_list("specialist_id", flat=True)
+    specialist_id = specialists.first()
     if specialist_id is None:
         raise Http404
     specialist = locked(specialist_id)

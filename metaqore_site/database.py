@@ -3,9 +3,36 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol, cast
+
+from django.db import connection
 
 ENGINE = "django_tenants.postgresql_backend"
+
+
+class TenantConnection(Protocol):
+    """What django-tenants' backend adds to ``django.db.connection`` (the stubs know only
+    Django's ``BaseDatabaseWrapper``)."""
+
+    schema_name: str
+    tenant: Any  # an Organization, or django-tenants' FakeTenant (only ``schema_name``)
+
+    def set_tenant(self, tenant: Any, include_public: bool = True) -> None: ...
+
+    def set_schema(
+        self, schema_name: str, include_public: bool = True, tenant_type: str | None = None
+    ) -> None: ...
+
+    def set_schema_to_public(self) -> None: ...
+
+
+class _PooledConnection(Protocol):
+    def close_pool(self) -> None: ...
+
+
+# ``connection`` proxies the current thread's connection, and so does this: the same object,
+# typed with the attributes of the django-tenants backend (ENGINE).
+tenant_connection = cast(TenantConnection, connection)
 
 
 def database_settings() -> dict[str, Any]:
@@ -18,7 +45,10 @@ def database_settings() -> dict[str, Any]:
     if url:
         import dj_database_url
 
-        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+        config = cast(
+            dict[str, Any],
+            dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True),
+        )
         if not config.get("ENGINE", "").endswith(("postgresql", "postgis", "postgresql_backend")):
             raise ValueError("DATABASE_URL must point at PostgreSQL (schemas per organization)")
         config["ENGINE"] = ENGINE
@@ -83,6 +113,6 @@ def close_connection_pools() -> None:
     """Close this process's database connection pools (they reopen on the next query)."""
     from django.db import connections
 
-    for connection in connections.all(initialized_only=True):
-        if connection.alias in getattr(connection, "_connection_pools", {}):
-            connection.close_pool()
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.alias in getattr(wrapper, "_connection_pools", {}):
+            cast(_PooledConnection, wrapper).close_pool()  # PostgreSQL backend; not in the stubs

@@ -8,12 +8,15 @@ app, the identity layer included, can mark its writes.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.db import models
 
 _MARK = "_compliance_audited"
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 
-def mark_audited(instance: models.Model) -> models.Model:
+def mark_audited(instance: ModelT) -> ModelT:
     """Tell the audit receivers that the caller (a service) audits this save/delete itself.
 
     Call it right before ``instance.save()`` / ``instance.delete()``; the mark is consumed by

@@ -22,8 +22,8 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import connection
@@ -96,22 +96,26 @@ class RequestMetricsMiddleware:
 # --- governance series, from the database ---------------------------------------------------
 
 
-class OrgCollector(Protocol):
+FamiliesT = TypeVar("FamiliesT", bound=Sequence[Metric])
+
+
+class OrgCollector(Protocol[FamiliesT]):
     """Series an app reads from each organization's tables at scrape time."""
 
-    def families(self) -> list[Metric]:
+    def families(self) -> FamiliesT:
         """New, empty metric families (labels start with ``organization``)."""
         ...
 
-    def collect_org(self, slug: str, families: list[Metric]) -> None:
-        """Add this organization's samples; runs inside the organization's schema."""
+    def collect_org(self, slug: str, families: FamiliesT) -> None:
+        """Add this organization's samples (to what ``families`` made); runs inside the
+        organization's schema."""
         ...
 
 
-ORG_COLLECTORS: list[OrgCollector] = []
+ORG_COLLECTORS: list[OrgCollector[Any]] = []
 
 
-def register_org_collector(collector: OrgCollector) -> None:
+def register_org_collector(collector: OrgCollector[Any]) -> None:
     """Called from an app's ``ready()``: the app knows its tables, metrics knows none."""
     ORG_COLLECTORS.append(collector)
 
@@ -133,7 +137,7 @@ class GovernanceCollector:
     """Reads the registered series of every organization (a few indexed queries each)."""
 
     def collect(self) -> Iterator[Metric]:
-        families = [collector.families() for collector in ORG_COLLECTORS]
+        families: list[Sequence[Metric]] = [collector.families() for collector in ORG_COLLECTORS]
         organizations = Organization.objects.order_by("slug").values_list("slug", "schema_name")
         for slug, schema in organizations:
             with schema_context(schema):
@@ -171,7 +175,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
     if not metrics_authorized(request):
-        response = JsonResponse({"detail": "A valid metrics token is required."}, status=401)
+        response: HttpResponse = JsonResponse(
+            {"detail": "A valid metrics token is required."}, status=401
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     body = _process_metrics() + _governance_metrics()

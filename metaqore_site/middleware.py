@@ -6,9 +6,27 @@ import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RequestAttributes(Protocol):
+    """Attributes MetaQore's middleware and views put on a Django request (``HttpRequest``
+    takes any attribute; its type stubs know only Django's own). Read the optional ones with
+    ``getattr(request, name, None)``: each is there only once something has set it."""
+
+    request_id: str  # RequestIdMiddleware
+    tenant: Any  # the organization, or django-tenants' FakeTenant for the public schema
+    governance_mode: str | None  # the policy's mode, for the governance response header
+    metaqore_agent_key: Any  # the API key RateLimitMiddleware looked up (access.AgentKey)
+
+
+def request_attributes(request: HttpRequest) -> RequestAttributes:
+    """The same request, typed with the attributes MetaQore sets on it."""
+    return cast(RequestAttributes, request)
+
 
 # The id of the request being served, for audit events and logs written deep in services.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
@@ -24,7 +42,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _CLIENT_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
-        request.request_id = request_id
+        request_attributes(request).request_id = request_id
         token = current_request_id.set(request_id)
         try:
             response = self.get_response(request)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -13,6 +15,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from metaqore_site.api.openapi import error_response
 from metaqore_site.api.serializers import StrictCharField
+from metaqore_site.database import tenant_connection
 
 MAX_PASSWORD_LENGTH = 4096
 MAX_TOKEN_LENGTH = 4096  # a MetaQore JWT is ~300 characters
@@ -23,7 +26,8 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
         super().__init__(*args, **kwargs)
         # simplejwt's fields take any length and any character, which the user lookup would
         # send to PostgreSQL: bound them like the model does.
-        username = get_user_model()._meta.get_field(self.username_field)
+        username = cast(models.CharField, get_user_model()._meta.get_field(self.username_field))
+        assert username.max_length is not None  # the user model bounds it (150)
         self.fields[self.username_field] = StrictCharField(
             write_only=True, max_length=username.max_length
         )
@@ -37,7 +41,7 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
     @classmethod
     def get_token(cls, user):
         token = super().get_token(user)
-        token["org"] = connection.schema_name
+        token["org"] = tenant_connection.schema_name
         return token
 
 
@@ -46,7 +50,7 @@ class OrgTokenRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs):
         refresh = RefreshToken(attrs["refresh"])
-        if refresh.get("org") != connection.schema_name:
+        if refresh.get("org") != tenant_connection.schema_name:
             raise InvalidToken("Token was issued for another organization.")
         return super().validate(attrs)
 

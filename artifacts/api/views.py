@@ -47,10 +47,11 @@ class ArtifactViewSet(GovernedViewSet):
 
     @extend_schema(responses={200: DeclarationResponseSerializer})
     def partial_update(self, request, *args, **kwargs):
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        artifact = self.get_object()
+        serializer = self.get_serializer(artifact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         result = services.artifact_update_draft(
-            artifact=serializer.instance, actor=self.actor, changes=serializer.validated_data
+            artifact=artifact, actor=self.actor, changes=serializer.validated_data
         )
         request._request.governance_mode = result.mode
         return Response(declaration_body(result))

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
@@ -41,6 +45,7 @@ from events.events import (
 from events.listener import event_feed
 from governance.models import GovernancePolicy
 from metaqore_site.metrics import STREAM_CLIENTS
+from metaqore_site.middleware import request_attributes
 
 RETRY_MS = 2000  # how long EventSource clients wait before reconnecting
 
@@ -49,11 +54,14 @@ def _split(value: str) -> list[str]:
     return [item for item in value.split(",") if item.strip()]
 
 
+def _authentication_classes() -> list[type[BaseAuthentication]]:
+    # api_settings imports the dotted paths of the settings: classes (the stubs say strings).
+    return cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+
+
 def _authorize(request: HttpRequest) -> HttpResponse | None:
     """DRF's authenticators and the ``read`` right; a JSON error response, or None."""
-    drf_request = Request(
-        request, authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
-    )
+    drf_request = Request(request, authenticators=[auth() for auth in _authentication_classes()])
     try:
         user = drf_request.user
     except exceptions.AuthenticationFailed as exc:
@@ -64,7 +72,8 @@ def _authorize(request: HttpRequest) -> HttpResponse | None:
         return JsonResponse({"detail": "You may not read this organization's events."}, status=403)
     # The stream reads through the streams' thread pool and holds no connection while it
     # waits: hand the request's connection back now (the response header needs the mode).
-    request.governance_mode = GovernancePolicy.objects.values_list("mode", flat=True).first()
+    mode = GovernancePolicy.objects.values_list("mode", flat=True).first()
+    request_attributes(request).governance_mode = mode
     connection.close()
     return None
 
@@ -105,7 +114,8 @@ async def _sse(schema: str, cursor: int, event_filter: EventFilter) -> AsyncIter
         STREAM_CLIENTS.labels("sse").dec()
 
 
-async def event_stream(request: HttpRequest) -> HttpResponse:
+@csrf_exempt  # GET only; _authorize checks the credentials
+async def event_stream(request: HttpRequest) -> HttpResponseBase:
     if request.method != "GET":
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
     denied = await sync_to_async(_authorize)(request)
@@ -120,7 +130,7 @@ async def event_stream(request: HttpRequest) -> HttpResponse:
             {"detail": "The event stream needs an ASGI server (uvicorn or gunicorn -k uvicorn)."},
             status=501,
         )
-    schema = request.tenant.schema_name
+    schema: str = request_attributes(request).tenant.schema_name
     if schema == get_public_schema_name():  # not reachable through the org URLconf
         return JsonResponse({"detail": "Not found."}, status=404)
     if cursor is None:
@@ -130,6 +140,3 @@ async def event_stream(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response
-
-
-event_stream.csrf_exempt = True  # GET only; credentials are checked above

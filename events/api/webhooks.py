@@ -24,7 +24,7 @@ class WebhookSerializer(StrictModelSerializer):
         required=False,
         help_text="Globs such as `artifact.*`; empty means every live event.",
     )
-    secret = StrictCharField(
+    secret: serializers.CharField = StrictCharField(
         max_length=200,
         min_length=16,
         required=False,

@@ -38,7 +38,7 @@ class EnforceRequestSerializer(ClassifyRequestSerializer):
     project_id = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
 
 
-DECISION_FIELDS = {
+DECISION_FIELDS: dict[str, serializers.Field] = {
     "decision_id": serializers.CharField(),
     "sensitivity": serializers.ChoiceField(choices=SENSITIVITY_LEVELS),
     "allowed_providers": serializers.ListField(child=serializers.CharField()),

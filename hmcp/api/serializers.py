@@ -27,7 +27,7 @@ def string_list(*, max_items: int, max_length: int, **kwargs) -> serializers.Lis
 
 
 class SkillSerializer(StrictModelSerializer):
-    skill_id = StrictCharField(max_length=64, validators=[SKILL_ID])
+    skill_id: serializers.CharField = StrictCharField(max_length=64, validators=[SKILL_ID])
     max_specialist_size_mb = serializers.FloatField(min_value=0.001, max_value=10_000_000)
     allowed_teachers = string_list(max_items=100, max_length=200, required=False, default=list)
     task_patterns = string_list(max_items=200, max_length=500, required=False, default=list)
@@ -78,7 +78,8 @@ class ProposalSerializer(serializers.Serializer):
     parent_specialist_id = StrictCharField(
         max_length=32, required=False, allow_null=True, default=None
     )
-    data = JSONObjectField(required=False, default=dict)
+    # The stubs miss that SerializerMetaclass takes declared fields off the class (.data stays).
+    data = JSONObjectField(required=False, default=dict)  # type: ignore[assignment]  # metaclass
     metadata = JSONObjectField(required=False, default=dict)
 
     def proposal(self) -> rules.Proposal:

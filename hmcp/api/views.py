@@ -81,6 +81,7 @@ class SpecialistViewSet(mixins.CreateModelMixin, GovernedReadOnlyViewSet):
                 code="proposal_refused",
                 extra={"reasons": reasons},
             )
+        assert result.declaration is not None  # not refused: the specialist was declared
         request._request.governance_mode = result.declaration.mode
         blocked = result.declaration.artifact.is_blocked
         code = status.HTTP_409_CONFLICT if blocked else status.HTTP_201_CREATED

@@ -11,6 +11,7 @@ even when the client disconnects half-way.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -19,21 +20,25 @@ from django.http import StreamingHttpResponse
 _END = object()
 
 
+def _next_or_end(chunks: Iterator[bytes]) -> bytes | object:
+    return next(chunks, _END)
+
+
 class AsyncChunks:
     """An async iterator over a sync generator, with a sync ``close()`` for Django."""
 
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
-        self._next = sync_to_async(next, thread_sensitive=True)
+        self._next = sync_to_async(_next_or_end, thread_sensitive=True)
 
     def __aiter__(self) -> AsyncChunks:
         return self
 
     async def __anext__(self) -> bytes:
-        chunk = await self._next(self._chunks, _END)
+        chunk = await self._next(self._chunks)
         if chunk is _END:
             raise StopAsyncIteration
-        return chunk
+        return cast(bytes, chunk)
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)

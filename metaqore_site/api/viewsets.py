@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
@@ -9,8 +11,16 @@ from rest_framework.views import APIView
 from access.actors import Actor, actor_from_request
 from access.permissions import action_permission
 
+if TYPE_CHECKING:  # what the mixins extend, for the type checker (plain mixins at run time)
+    from rest_framework.generics import GenericAPIView
 
-class ActorMixin:
+    _ViewBase = APIView
+    _GenericViewBase = GenericAPIView[Any]
+else:
+    _ViewBase = _GenericViewBase = object
+
+
+class ActorMixin(_ViewBase):
     """Resolves the acting agent/user once, right after authentication."""
 
     def initial(self, request, *args, **kwargs):
@@ -23,7 +33,7 @@ class ActorMixin:
         return actor_from_request(self.request)
 
 
-class PublicIdLookupMixin:
+class PublicIdLookupMixin(_GenericViewBase):
     """An id in the URL that no row can have is a 404 before it reaches PostgreSQL, which
     refuses NUL characters in a query (a 500 otherwise)."""
 
