@@ -43,6 +43,7 @@ from events.events import EventFilter, event_message, streamed_events_after
 from events.models import Webhook, WebhookDelivery
 from events.webhooks import WebhookError, webhook_url_check
 from metaqore_site.governed import mark_audited
+from tenants.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +261,6 @@ def http_client() -> httpx.Client:
 
 def webhooks_run_once(*, organizations: list[str] | None = None) -> PassResult:
     """One pass over every active webhook of every organization (or of ``organizations``)."""
-    from tenants.models import Organization
-
     orgs = Organization.objects.order_by("slug")
     if organizations is not None:
         orgs = orgs.filter(slug__in=organizations)

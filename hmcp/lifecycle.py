@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from access.actors import Actor
 from artifacts.models import Artifact
+from artifacts.services import artifact_transition
 from compliance.audit import audit_for
 from hmcp.models import ServiceOnlyState, Specialist, TrainingJob
 from metaqore_site.errors import IllegalTransition
@@ -125,8 +126,6 @@ def finish(
 ) -> None:
     """Deprecate or block: the open training jobs fail, the artifact is archived (which frees
     the skill/level line for a new proposal and closes the artifact's open conflicts)."""
-    from artifacts.services import artifact_transition
-
     move(specialist, target, actor, reason, extra=extra)
     cancel_open_jobs(specialist, actor, f"specialist {specialist.id} is {target}: {reason}")
     artifact = specialist.artifact

@@ -2,6 +2,8 @@ import os
 
 from django.apps import AppConfig
 
+from metaqore_site.database import close_connection_pools
+
 
 class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -13,8 +15,6 @@ class TenantsConfig(AppConfig):
         # that knows triggers; django-tenants' migrate command must use the same one.
         from django.core.management.commands import migrate
         from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
-
-        from metaqore_site.database import close_connection_pools
 
         MigrateSchemasCommand.autodetector = migrate.Command.autodetector
         # A forked child (e.g. `migrate_schemas --executor=multiprocessing`) would inherit the

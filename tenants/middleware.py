@@ -6,12 +6,14 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name
 
+from metaqore_site.database import tenant_connection
+from metaqore_site.middleware import request_attributes
 from tenants.models import SLUG_PATTERN, Domain, Organization
 
 ORG_HEADER = "X-MetaQore-Org"
@@ -22,7 +24,7 @@ class OrganizationMiddleware(TenantMainMiddleware):
     ``acme.localhost``. Bare hosts (``METAQORE_PUBLIC_HOSTS``) serve the public schema."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
@@ -38,11 +40,11 @@ class OrganizationMiddleware(TenantMainMiddleware):
                 status=503,
             )
         if organization is None:
-            request.tenant = FakeTenant(schema_name=get_public_schema_name())
+            request_attributes(request).tenant = FakeTenant(schema_name=get_public_schema_name())
         else:
             organization.domain_url = hostname
-            request.tenant = organization
-            connection.set_tenant(organization)
+            request_attributes(request).tenant = organization
+            tenant_connection.set_tenant(organization)
         self.setup_url_routing(request)
         return None
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import connection, models
+from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import schema_exists
 
+from metaqore_site.database import tenant_connection
 from tenants.provisioning import TEMPLATE_SCHEMA, schema_provision
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
@@ -22,9 +25,12 @@ def schema_name_for(slug: str) -> str:
 
 
 class Organization(TenantMixin):
-    slug = models.CharField(max_length=40, unique=True, validators=[slug_validator])
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Annotated: the type checker cannot see the fields of an untyped base (TenantMixin).
+    slug: models.CharField[str, str] = models.CharField(
+        max_length=40, unique=True, validators=[slug_validator]
+    )
+    name: models.CharField[str, str] = models.CharField(max_length=200)
+    created_at: models.DateTimeField[datetime, datetime] = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True
     auto_drop_schema = False  # dropping an org's data is an explicit operator decision
@@ -57,7 +63,7 @@ class Organization(TenantMixin):
         self.provisioned_by = schema_provision(
             self.schema_name, clone=self.clone_from_template, verbosity=verbosity
         )
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()
         return True
 
 

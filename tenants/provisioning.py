@@ -41,6 +41,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.clone import CLONE_SCHEMA_FUNCTION, CloneSchema
 from django_tenants.utils import get_tenant_base_migrate_command_class, schema_exists
 
+from metaqore_site.database import tenant_connection
 from tenants.catalog import catalog_differences, schema_catalog, schema_row_counts
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def migrations_signature() -> str:
     for app_label, name in sorted(loader.disk_migrations):
         module = sys.modules[loader.disk_migrations[app_label, name].__module__]
         digest.update(f"\n{app_label}.{name}\n".encode())
+        assert module.__file__ is not None  # a migration is a file
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
@@ -199,18 +201,18 @@ def _template_is_current(signature: str) -> bool:
         return False
     # The recorded migrations too: the signature says which code built the template, this says
     # that nothing since has rolled a migration back in it.
-    connection.set_schema(TEMPLATE_SCHEMA, include_public=False)
+    tenant_connection.set_schema(TEMPLATE_SCHEMA, include_public=False)
     try:
         executor = MigrationExecutor(connection)
         return not executor.migration_plan(executor.loader.graph.leaf_nodes())
     finally:
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()
 
 
 def template_clone(schema_name: str) -> None:
     """Copy the template into the new schema ``schema_name``, in one transaction, and check the
     copy against the template (raises ``CloneMismatch``). Call it holding the template lock."""
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     _clone_function_install()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -218,7 +220,7 @@ def template_clone(schema_name: str) -> None:
                 "SELECT public.clone_schema(%s, %s, 'DATA')", [TEMPLATE_SCHEMA, schema_name]
             )
         # clone_schema sets search_path itself and restores it; make Django set it afresh.
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()
         _clone_restore_names(schema_name)
         differences = catalog_differences(
             schema_catalog(TEMPLATE_SCHEMA), schema_catalog(schema_name)
@@ -319,10 +321,10 @@ def schema_migrate(schema_name: str, *targets: str, verbosity: int = 0) -> None:
     """Django's ``migrate [app_label [migration]]`` in ``schema_name``: what ``migrate_schemas
     --schema`` runs for one schema, except that it keeps the connection open (that command
     closes it afterwards, which would release the session-level template lock)."""
-    connection.set_schema(schema_name, include_public=False)
+    tenant_connection.set_schema(schema_name, include_public=False)
     # Created first, in the schema itself: otherwise the recorder finds public.django_migrations.
     MigrationRecorder(connection).ensure_schema()
-    connection.set_schema(schema_name)
+    tenant_connection.set_schema(schema_name)
     try:
         call_command(
             get_tenant_base_migrate_command_class()(),
@@ -331,4 +333,4 @@ def schema_migrate(schema_name: str, *targets: str, verbosity: int = 0) -> None:
             verbosity=verbosity,
         )
     finally:
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()

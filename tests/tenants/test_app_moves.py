@@ -152,7 +152,10 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
     # HMCP: the specialist with its skill, artifact and claimed training job.
     specialist = Specialist.objects.select_related("skill", "artifact").get(pk="spec_000000000001")
     assert specialist.skill == Skill.objects.get(skill_id="cleaning")
-    assert specialist.lifecycle == "training" and specialist.lifecycle_history[0]["state"] == "proposed"
+    assert (
+        specialist.lifecycle == "training"
+        and specialist.lifecycle_history[0]["state"] == "proposed"
+    )
     assert specialist.artifact == Artifact.objects.get(pk="art_000000000001")
     job = TrainingJob.objects.get(pk="job_000000000001")
     assert (job.specialist_id, job.status, job.claimed_by) == (
@@ -191,9 +194,12 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
         assert [name.rsplit("_", 1)[0] for (name,) in cursor.fetchall()] == [
             "pgtrigger_specialist_lifecycle_fsm"
         ]
-    with pytest.raises(DatabaseError, match="Invalid transition"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE governance_specialist SET lifecycle = 'proposed' WHERE id = %s",
-                [specialist.pk],
-            )
+    with (
+        pytest.raises(DatabaseError, match="Invalid transition"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE governance_specialist SET lifecycle = 'proposed' WHERE id = %s",
+            [specialist.pk],
+        )
