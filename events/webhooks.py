@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from access.actors import Actor
-from compliance.audit import audit_record
+from compliance.audit import audit_for
 from compliance.models import AuditChainHead
 from events.events import EventFilterError, parse_globs
 from events.models import Webhook
@@ -123,17 +123,6 @@ def _globs(event_types: Iterable) -> list[str]:
         raise WebhookError(str(exc), field="event_types") from None
 
 
-def _audit(event_type: str, webhook: Webhook, actor: Actor | str, payload: dict) -> None:
-    # Never the secret: only whether it changed.
-    audit_record(
-        event_type=event_type,
-        actor=actor,
-        resource_type="webhook",
-        resource_id=webhook.id,
-        payload=payload,
-    )
-
-
 def _snapshot(webhook: Webhook) -> dict:
     return {name: getattr(webhook, name) for name in AUDITED_FIELDS}
 
@@ -161,7 +150,7 @@ def webhook_create(
         last_seq=AuditChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0,
     )
     mark_audited(webhook).save(force_insert=True)
-    _audit("webhook.created", webhook, actor, {"after": _snapshot(webhook)})
+    audit_for("webhook.created", webhook, actor=actor, payload={"after": _snapshot(webhook)})
     return webhook
 
 
@@ -198,12 +187,12 @@ def webhook_update(*, webhook: Webhook, actor: Actor | str, changes: dict) -> We
     }
     if secret_changed:
         payload["secret_changed"] = True
-    _audit("webhook.updated", webhook, actor, payload)
+    audit_for("webhook.updated", webhook, actor=actor, payload=payload)
     return webhook
 
 
 @transaction.atomic
 def webhook_delete(*, webhook: Webhook, actor: Actor | str) -> None:
     snapshot = _snapshot(webhook)
-    _audit("webhook.deleted", webhook, actor, {"before": snapshot})
+    audit_for("webhook.deleted", webhook, actor=actor, payload={"before": snapshot})
     mark_audited(webhook).delete()

@@ -95,3 +95,6 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "provider", "resource_id": self.name, "provider": self.name}

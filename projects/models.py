@@ -40,6 +40,9 @@ class Project(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
 
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "project", "resource_id": self.id, "project_id": self.id}
+
 
 class Task(models.Model):
     class Status(models.TextChoices):
@@ -83,3 +86,6 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.id})"
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "task", "resource_id": self.id, "project_id": self.project_id}

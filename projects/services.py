@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.actors import Actor
-from compliance.audit import audit_record, changes_payload, model_snapshot
+from compliance.audit import audit_for, changes_payload, model_snapshot
 from metaqore_site.governed import mark_audited
 from projects.models import Project, Task
 from projects.sensitivity import SENSITIVITY_LEVELS, classify
@@ -37,28 +37,6 @@ def task_sensitivity(task: Task, requested: str | None = None) -> str:
     return computed
 
 
-def _audit_project(event_type: str, project: Project, actor: Actor, payload: dict) -> None:
-    audit_record(
-        event_type=event_type,
-        actor=actor,
-        resource_type="project",
-        resource_id=project.id,
-        project_id=project.id,
-        payload=payload,
-    )
-
-
-def _audit_task(event_type: str, task: Task, actor: Actor, payload: dict) -> None:
-    audit_record(
-        event_type=event_type,
-        actor=actor,
-        resource_type="task",
-        resource_id=task.id,
-        project_id=task.project_id,
-        payload=payload,
-    )
-
-
 def _apply(instance: Any, changes: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
     """Set the allowed fields that actually change; return their names."""
     changed = []
@@ -78,8 +56,11 @@ def project_create(*, actor: Actor, **fields: Any) -> Project:
     project.full_clean()
     mark_audited(project)
     project.save()
-    _audit_project(
-        "project.created", project, actor, {"after": model_snapshot(project, PROJECT_AUDIT_FIELDS)}
+    audit_for(
+        "project.created",
+        project,
+        actor=actor,
+        payload={"after": model_snapshot(project, PROJECT_AUDIT_FIELDS)},
     )
     return project
 
@@ -93,7 +74,7 @@ def project_update(*, project: Project, actor: Actor, changes: dict[str, Any]) -
         mark_audited(project)
         project.save(update_fields=[*changed, "updated_at"])
         after = model_snapshot(project, PROJECT_AUDIT_FIELDS)
-        _audit_project("project.updated", project, actor, changes_payload(before, after))
+        audit_for("project.updated", project, actor=actor, payload=changes_payload(before, after))
     return project
 
 
@@ -103,18 +84,15 @@ def project_delete(*, project: Project, actor: Actor) -> None:
     # would reach the post_delete receiver unmarked and be recorded as `system`).
     for task in project.tasks.select_for_update().order_by("created_at", "id"):
         task_delete(task=task, actor=actor)
-    before = model_snapshot(project, PROJECT_AUDIT_FIELDS)
-    project_id = project.id
+    # Audited before the row goes: delete() clears the primary key.
+    audit_for(
+        "project.deleted",
+        project,
+        actor=actor,
+        payload={"before": model_snapshot(project, PROJECT_AUDIT_FIELDS)},
+    )
     mark_audited(project)
     project.delete()
-    audit_record(
-        event_type="project.deleted",
-        actor=actor,
-        resource_type="project",
-        resource_id=project_id,
-        project_id=project_id,
-        payload={"before": before},
-    )
 
 
 def validate_task_dependencies(*, project: Project, task_id: str | None, depends_on: list[str]):
@@ -149,7 +127,12 @@ def task_create(*, actor: Actor, project: Project, **fields: Any) -> Task:
     task.full_clean()
     mark_audited(task)
     task.save()
-    _audit_task("task.created", task, actor, {"after": model_snapshot(task, TASK_AUDIT_FIELDS)})
+    audit_for(
+        "task.created",
+        task,
+        actor=actor,
+        payload={"after": model_snapshot(task, TASK_AUDIT_FIELDS)},
+    )
     return task
 
 
@@ -175,21 +158,18 @@ def task_update(*, task: Task, actor: Actor, changes: dict[str, Any]) -> Task:
         mark_audited(task)
         task.save(update_fields=[*changed, "updated_at"])
         after = model_snapshot(task, TASK_AUDIT_FIELDS)
-        _audit_task("task.updated", task, actor, changes_payload(before, after))
+        audit_for("task.updated", task, actor=actor, payload=changes_payload(before, after))
     return task
 
 
 @transaction.atomic
 def task_delete(*, task: Task, actor: Actor) -> None:
-    before = model_snapshot(task, TASK_AUDIT_FIELDS)
-    task_id, project_id = task.id, task.project_id
+    # Audited before the row goes: delete() clears the primary key.
+    audit_for(
+        "task.deleted",
+        task,
+        actor=actor,
+        payload={"before": model_snapshot(task, TASK_AUDIT_FIELDS)},
+    )
     mark_audited(task)
     task.delete()
-    audit_record(
-        event_type="task.deleted",
-        actor=actor,
-        resource_type="task",
-        resource_id=task_id,
-        project_id=project_id,
-        payload={"before": before},
-    )
