@@ -45,7 +45,12 @@ class ArtifactViewSet(GovernedViewSet):
         code = status.HTTP_409_CONFLICT if result.outcome == "blocked" else status.HTTP_201_CREATED
         return Response(declaration_body(result), status=code)
 
-    @extend_schema(responses={200: DeclarationResponseSerializer})
+    @extend_schema(
+        responses={
+            200: DeclarationResponseSerializer,
+            409: OpenApiResponse(DeclarationResponseSerializer, description="Blocked"),
+        }
+    )
     def partial_update(self, request, *args, **kwargs):
         artifact = self.get_object()
         serializer = self.get_serializer(artifact, data=request.data, partial=True)
@@ -54,7 +59,9 @@ class ArtifactViewSet(GovernedViewSet):
             artifact=artifact, actor=self.actor, changes=serializer.validated_data
         )
         request._request.governance_mode = result.mode
-        return Response(declaration_body(result))
+        # The same answer as a blocked POST: an agent that checks status codes sees the block.
+        code = status.HTTP_409_CONFLICT if result.outcome == "blocked" else status.HTTP_200_OK
+        return Response(declaration_body(result), status=code)
 
     def perform_destroy(self, instance):
         services.artifact_delete(artifact=instance, actor=self.actor)

@@ -71,11 +71,26 @@ def test_circular_dependency_found_on_patch(coder, project):
     b = declare(coder, project, artifact_type="b", depends_on=[a["id"]]).json()
     c = declare(coder, project, artifact_type="c", depends_on=[b["id"]]).json()
     response = coder.patch(f"/api/v1/artifacts/{a['id']}", {"depends_on": [c["id"]]})
-    assert response.status_code == 200
+    # Blocked is 409 on every declaration path, with the same body shape as POST's 409.
+    assert response.status_code == 409
     body = response.json()
     assert conflict_types(response) == ["circular_dependency"]
     assert body["governance"]["conflicts"][0]["severity"] == "critical"
     assert body["governance"]["outcome"] == "blocked" and body["is_blocked"] is True
+    blocked_post = declare(coder, project, artifact_type="d", depends_on=["art_0000000000000000"])
+    assert blocked_post.status_code == 409
+    assert set(body) == set(blocked_post.json())
+    assert set(body["governance"]) == set(blocked_post.json()["governance"])
+
+
+def test_patch_that_stays_clean_is_200(coder, project):
+    a = declare(coder, project, artifact_type="a").json()
+    b = declare(coder, project, artifact_type="b").json()
+    response = coder.patch(f"/api/v1/artifacts/{b['id']}", {"depends_on": [a["id"]]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["governance"]["outcome"] == "accepted" and body["is_blocked"] is False
+    assert body["depends_on"] == [a["id"]]
 
 
 def test_self_dependency_is_circular(coder, project):

@@ -55,6 +55,13 @@ def test_agent_loop_declare_blocked_then_resolved(server, tmp_path):
     first = coder.artifacts.declare(project["id"], "code", {"src": "a"}, file_paths=["a.py"])
     assert first.outcome == "accepted" and first.accepted and first.artifact["version"] == 1
 
+    clean = coder.artifacts.update(first.artifact_id, data={"src": "a2"})
+    assert clean.outcome == "accepted" and clean.artifact["data"] == {"src": "a2"}
+    circular = coder.artifacts.update(first.artifact_id, depends_on=[first.artifact_id])
+    assert circular.blocked  # 409, an outcome like a blocked declaration
+    assert [c.conflict_type for c in circular.conflicts] == ["circular_dependency"]
+    assert not coder.artifacts.update(first.artifact_id, depends_on=[]).blocked
+
     blocked = tester.artifacts.declare(project["id"], "code", {"src": "b"})
     assert blocked.blocked and blocked.artifact["is_blocked"]
     (conflict,) = blocked.conflicts

@@ -260,6 +260,19 @@ class Artifacts(_Crud):
             )
         )
 
+    def update(self, object_id: str, **fields: Any) -> Declaration:
+        """Change a draft and re-run the checks; like ``declare``, a block (409) comes back as
+        ``outcome == "blocked"``, not as an exception."""
+        return self._send(
+            Call(
+                "PATCH",
+                f"{self.path}/{object_id}",
+                json=fields,
+                ok=(409,),
+                parse=lambda r: Declaration.from_json(r.json()),
+            )
+        )
+
     def transition(self, artifact_id: str, to: str, reason: str = "") -> Any:
         return self._send(
             Call("POST", f"{self.path}/{artifact_id}/transition", json={"to": to, "reason": reason})
