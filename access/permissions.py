@@ -18,6 +18,7 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "change_policy": frozenset({ORG_ADMIN}),
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
+    "take_checkpoint": frozenset({ORG_ADMIN, AUDITOR}),  # sign the audit chain's head now
     "manage_keys": frozenset({ORG_ADMIN}),
     "manage_skills": frozenset({ORG_ADMIN}),  # the HMCP skill registry
     "train_specialists": frozenset(),  # trainers are agents: claim/complete/fail jobs

@@ -110,6 +110,13 @@ def _lock_head(cursor) -> tuple[int, str]:
     return cursor.fetchone()
 
 
+def chain_head_lock() -> tuple[int, str]:
+    """Lock the current organization's chain head until the transaction ends (appends wait);
+    (seq, hash) of its last event. For readers that must see a head that cannot move."""
+    with connection.cursor() as cursor:
+        return _lock_head(cursor)
+
+
 def audit_record(
     *,
     event_type: str,

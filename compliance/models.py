@@ -139,3 +139,79 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq} {self.hash[:12]}"
+
+
+def new_checkpoint_id() -> str:
+    return public_id("ckp")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the org's chain: events 1..``event_count`` end at ``head_hash``.
+
+    The signed message is the canonical JSON of ``compliance.checkpoints.checkpoint_message``;
+    ``checkpoint_hash`` is its sha256 and the next checkpoint's ``previous_checkpoint_hash``,
+    so checkpoints form their own chain. Append-only, like the events.
+    """
+
+    KIND_PERIODIC = "periodic"
+    KIND_ON_DEMAND = "on_demand"
+    KIND_EVIDENCE = "evidence"
+    KIND_RETENTION = "retention"
+    KINDS = (
+        (KIND_PERIODIC, "periodic"),
+        (KIND_ON_DEMAND, "on demand"),
+        (KIND_EVIDENCE, "evidence bundle"),
+        (KIND_RETENTION, "retention boundary"),
+    )
+
+    id = models.CharField(
+        primary_key=True, max_length=32, default=new_checkpoint_id, editable=False
+    )
+    seq = models.BigIntegerField(unique=True)
+    event_count = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    previous_checkpoint_hash = models.CharField(max_length=64)
+    checkpoint_hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+    kind = models.CharField(max_length=20, choices=KINDS)
+    requested_by = models.CharField(max_length=220)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["event_count"], name="audit_checkpoint_events")]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_checkpoint_protect",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            ),
+            _refuse_truncate("audit_checkpoint_no_truncate", "audit checkpoints"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} at event {self.event_count}"
+
+
+class SigningKey(models.Model):
+    """A public key that signed this org's checkpoints, with its validity window.
+
+    Recorded the first time the key signs for the org; its window closes when the next key
+    first signs. Kept forever: old checkpoints verify against it after a rotation.
+    """
+
+    key_id = models.CharField(primary_key=True, max_length=32)
+    algorithm = models.CharField(max_length=20, default="Ed25519")
+    public_key = models.CharField(max_length=100)  # raw 32 bytes, base64
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["valid_from"]
+        triggers = [
+            pgtrigger.Protect(name="signing_key_protect", operation=pgtrigger.Delete),
+            _refuse_truncate("signing_key_no_truncate", "signing keys"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.key_id}"

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from compliance.chain import EVENT_FIELDS, format_timestamp
+from compliance.checkpoints import checkpoint_as_dict
 from compliance.models import AuditEvent
 
 
@@ -26,3 +27,38 @@ class VerifyResultSerializer(serializers.Serializer):
     first_bad_seq = serializers.IntegerField(allow_null=True)
     head_hash = serializers.CharField(allow_null=True)
     reason = serializers.CharField(allow_null=True)
+
+
+class CheckpointSerializer(serializers.Serializer):
+    """A signed checkpoint as published: verify ``signature`` over the canonical JSON of
+    ``format, org, seq, event_count, head_hash, at, previous_checkpoint_hash, key_id``."""
+
+    format = serializers.CharField()
+    id = serializers.CharField()
+    org = serializers.CharField()
+    seq = serializers.IntegerField()
+    event_count = serializers.IntegerField()
+    head_hash = serializers.CharField()
+    at = serializers.CharField()
+    previous_checkpoint_hash = serializers.CharField()
+    checkpoint_hash = serializers.CharField()
+    key_id = serializers.CharField()
+    signature = serializers.CharField()
+    kind = serializers.CharField()
+    requested_by = serializers.CharField()
+
+    def to_representation(self, instance):
+        return checkpoint_as_dict(instance, self.context["org"])
+
+
+class PublicKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField()
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField(help_text="Raw 32-byte Ed25519 public key, base64.")
+    valid_from = serializers.CharField(allow_null=True)
+    valid_until = serializers.CharField(allow_null=True)
+
+
+class PublicKeysSerializer(serializers.Serializer):
+    current_key_id = serializers.CharField()
+    keys = PublicKeySerializer(many=True)

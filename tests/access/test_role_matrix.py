@@ -87,6 +87,20 @@ MATRIX = [
     ("GET", "/api/v1/governance/compliance/audit", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/export?format=jsonl", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/verify", None, READ_AUDIT),
+    ("GET", "/api/v1/governance/compliance/checkpoints", None, READ_AUDIT),
+    (
+        "POST",
+        "/api/v1/governance/compliance/checkpoints",
+        None,
+        row(403, 403, 403, 201, 403, 201, 401, 401),
+    ),
+    # public, but a credential of another org is still refused
+    (
+        "GET",
+        "/api/v1/governance/compliance/public-keys",
+        None,
+        row(200, 200, 200, 200, 200, 200, 401, 200),
+    ),
     ("GET", "/api/v1/internal/stats", None, PRIVILEGED_ONLY),
     (
         "POST",
