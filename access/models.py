@@ -53,3 +53,29 @@ class AgentKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST sent with an ``Idempotency-Key`` header (24 hours).
+
+    A repeat of the same request with the same key and credential gets this response back
+    instead of acting twice (an agent retrying a declaration after a timeout never creates two
+    artifacts). ``credential`` is a SHA-256 of the credential, never the credential itself.
+    """
+
+    credential = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["credential", "key"], name="idempotency_unique_key")
+        ]
+        indexes = [models.Index(fields=["credential", "created_at"], name="idempotency_age")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"

@@ -8,17 +8,23 @@ import csv
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 
 from access.keys import agent_key_create
+from access.roles import COMPLIANCE_OFFICER, ORG_ADMIN
 from metaqore_client import (
     AsyncMetaQore,
+    BlockedError,
     MetaQore,
     NotFound,
     PermissionDenied,
+    Refused,
     ValidationError,
 )
 from tenants.services import organization_create
+from tests.conftest import user_token
 from tests.processes import database_url, running_server, subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +37,20 @@ def server(django_db_setup, django_db_blocker):
         connection.set_tenant(organization)
         keys = {
             name: agent_key_create(agent_name=name, privileged=name == "studio").key
-            for name in ("coder", "tester", "studio")
+            for name in ("coder", "tester", "studio", "trainer")
         }
+        for username, role in (("admin", ORG_ADMIN), ("officer", COMPLIANCE_OFFICER)):
+            user = get_user_model().objects.create_user(username, "", "pw-Secret-123")
+            user.groups.add(Group.objects.get(name=role))
+            keys[username] = user_token(organization, user)  # a JWT works as the bearer
         connection.set_schema_to_public()
         env = subprocess_env(
-            DATABASE_URL=database_url(connection.settings_dict), METAQORE_ENABLE_RATE_LIMIT="false"
+            DATABASE_URL=database_url(connection.settings_dict),
+            METAQORE_ENABLE_RATE_LIMIT="false",
+            METAQORE_WEBHOOK_ALLOW_PRIVATE="true",
         )
         try:
-            with running_server(env) as base:
+            with running_server(env, kind="gunicorn") as base:
                 yield base, keys
         finally:
             organization.delete(force_drop=True)
@@ -128,3 +140,142 @@ def test_retries_429_and_503_honouring_retry_after():
     client = MetaQore("http://mq.test", "mq_x", transport=httpx.MockTransport(handler))
     assert client.projects.list() == {"count": 0, "results": []}
     assert calls == ["/api/v1/projects"] * 3
+
+
+def test_blocked_error_carries_the_governance_body(server):
+    base, keys = server
+    coder = MetaQore(base, keys["coder"], org="client")
+    project = coder.projects.create("blocked-error")
+    coder.artifacts.declare(project["id"], "code", {"src": "a"})
+    with pytest.raises(BlockedError) as raised:
+        coder.artifacts.declare(project["id"], "code", {"src": "b"}, version=1, raise_on_block=True)
+    error = raised.value
+    assert error.status == 409 and error.artifact_id.startswith("art_")
+    assert error.conflicts[0]["conflict_type"] == "version_mismatch"
+    assert error.remediation == [
+        {"conflict_id": error.conflicts[0]["id"], "hint": "declare version 2"}
+    ]
+    assert "declare version 2" in str(error)
+    again = coder.artifacts.declare(project["id"], "code", {"src": "c"}, version=1)
+    with pytest.raises(BlockedError):
+        again.raise_if_blocked()
+    updated = coder.artifacts.update(again.artifact_id, data={"src": "d"})
+    assert updated.artifact["data"] == {"src": "d"}
+
+
+class DropFirstResponse(httpx.BaseTransport):
+    """Forwards to the server, then loses the first POST's response (as a timeout would)."""
+
+    def __init__(self):
+        self.inner = httpx.HTTPTransport()
+        self.posts: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST":
+            self.posts.append(request.headers["Idempotency-Key"])
+            if len(self.posts) == 1:
+                response.read()
+                raise httpx.ReadTimeout("lost on the way back", request=request)
+        return response
+
+
+def test_a_retried_declaration_creates_one_artifact(server):
+    base, keys = server
+    setup = MetaQore(base, keys["coder"], org="client")
+    project = setup.projects.create("idempotent-retry")
+    transport = DropFirstResponse()
+    coder = MetaQore(base, keys["coder"], org="client", transport=transport)
+    declared = coder.artifacts.declare(project["id"], "code", {"src": "once"})
+    assert declared.accepted and declared.artifact["version"] == 1
+    assert len(transport.posts) == 2 and transport.posts[0] == transport.posts[1]
+    assert setup.artifacts.list(project_id=project["id"])["count"] == 1
+
+
+def test_specialists_training_jobs_and_webhooks(server):
+    base, keys = server
+    admin = MetaQore(base, keys["admin"], org="client")
+    agent = MetaQore(base, keys["coder"], org="client")
+    trainer = MetaQore(base, keys["trainer"], org="client")
+    skill = admin.specialists.skills.create(
+        "log-triage", 200, parent_agent="coder", allowed_teachers=["gpt-4o"]
+    )
+    assert skill["skill_id"] == "log-triage"
+    assert admin.specialists.skills.get("log-triage")["max_specialist_size_mb"] == 200
+    project = agent.projects.create("specialists")
+    proposal = {
+        "skill_id": "log-triage",
+        "project_id": project["id"],
+        "teachers": ["gpt-4o"],
+        "requested_size_mb": 100,
+        "parameter_count": 100_000_000,
+        "confidence": 0.95,
+        "task_isolation_passed": True,
+    }
+    assert agent.specialists.evaluate(**proposal)["allowed"] is True
+    with pytest.raises(Refused) as refused:
+        agent.specialists.propose(**{**proposal, "requested_size_mb": 5000})
+    assert refused.value.reasons and refused.value.status == 422
+    created = agent.specialists.propose(**proposal)
+    assert created["governance"]["outcome"] == "accepted"
+    job = trainer.specialists.training_jobs.claim_next()
+    assert job["id"] == created["training_job"]["id"] and job["status"] == "claimed"
+    assert trainer.specialists.training_jobs.claim_next() is None  # 204: nothing queued
+    done = trainer.specialists.training_jobs.complete(
+        job["id"],
+        {
+            "functional_unit_test": 0.97,
+            "catastrophic_forgetting_drop": 0.004,
+            "adversarial_robustness": True,
+            "psmp_compatibility": True,
+            "golden_set_score": 0.95,
+        },
+    )
+    assert done["status"] == "completed" and done["specialist"]["lifecycle"] == "active"
+    assert agent.specialists.get(created["id"])["lifecycle"] == "active"
+    assert agent.specialists.list(skill_id="log-triage")["count"] == 1
+
+    hook = admin.webhooks.create("http://127.0.0.1:9/hook", ["artifact.*"])
+    assert hook["secret"] and hook["id"]
+    assert admin.webhooks.get(hook["id"])["event_types"] == ["artifact.*"]
+    assert admin.webhooks.update(hook["id"], active=False)["active"] is False
+    assert admin.webhooks.deliveries(hook["id"])["count"] >= 0
+    with pytest.raises(PermissionDenied):
+        agent.webhooks.list()
+    admin.webhooks.delete(hook["id"])
+    with pytest.raises(NotFound):
+        admin.webhooks.get(hook["id"])
+
+
+def test_async_client_covers_the_same_groups(server):
+    base, keys = server
+
+    async def scenario():
+        async with (
+            AsyncMetaQore(base, keys["coder"], org="client") as coder,
+            AsyncMetaQore(base, keys["officer"], org="client") as officer,
+        ):
+            project = await coder.projects.create("async-groups")
+            task = await coder.tasks.create(project["id"], "write it")
+            await coder.artifacts.declare(project["id"], "code", {"src": "a"})
+            blocked = await coder.artifacts.declare(project["id"], "code", {"src": "b"}, version=1)
+            report = await officer.governance.blocking_report(project["id"])
+            (conflict,) = blocked.conflicts
+            resolved = await officer.governance.resolve(conflict.id, "override", note="ok")
+            decision = await coder.routing.classify(task_type="summarize")
+            events = []
+            stream = coder.events.stream(["artifact.*"], project_id=project["id"], since=0)
+            async for event in stream:
+                events.append(event)
+                if len(events) == 2:
+                    break
+            await stream.aclose()
+            return task, report, resolved, decision, events
+
+    task, report, resolved, decision, events = asyncio.run(scenario())
+    assert task["title"] == "write it"
+    assert report["blocked_artifacts"] and report["conflicts_total"] == 1
+    assert resolved["status"] == "resolved"
+    assert decision.sensitivity == "public"
+    assert [event.event_type for event in events] == ["artifact.declared"] * 2
+    assert events[0].seq < events[1].seq

@@ -3,7 +3,64 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar
+
+from metaqore_client.errors import BlockedError
+
+T = TypeVar("T")
+
+
+class Page(TypedDict, Generic[T]):
+    """DRF's page: ``count``, ``next``/``previous`` (URLs or None) and ``results``."""
+
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[T]
+
+
+class Project(TypedDict, total=False):
+    id: str
+    name: str
+    description: str
+    owner_id: str
+    status: str
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class Task(TypedDict, total=False):
+    id: str
+    project_id: str
+    title: str
+    description: str
+    status: str
+    assigned_to: str
+    depends_on: list[str]
+    metadata: dict[str, Any]
+    sensitivity: str
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+
+
+class Artifact(TypedDict, total=False):
+    id: str
+    project_id: str
+    artifact_type: str
+    version: int
+    data: dict[str, Any]
+    created_by: str
+    state: str
+    depends_on: list[str]
+    file_paths: list[str]
+    requirements: dict[str, str]
+    metadata: dict[str, Any]
+    content_hash: str
+    is_blocked: bool
+    created_at: str
+    updated_at: str
 
 
 @dataclass(frozen=True)
@@ -16,6 +73,7 @@ class Conflict:
     hint: str
     suggested_strategy: str
     details: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Conflict:
@@ -28,7 +86,11 @@ class Conflict:
             hint=data.get("hint", ""),
             suggested_strategy=data.get("suggested_strategy", ""),
             details=data.get("details") or {},
+            raw=data,
         )
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.raw)
 
 
 @dataclass(frozen=True)
@@ -53,6 +115,25 @@ class Declaration:
     @property
     def accepted(self) -> bool:
         return self.outcome in ("accepted", "auto_resolved", "accepted_with_warnings")
+
+    def raise_if_blocked(self) -> Declaration:
+        """Raise :class:`BlockedError` (with the conflicts and remediation) when blocked."""
+        if self.blocked:
+            raise BlockedError(409, self.body)
+        return self
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The response body as the server sent it (the artifact plus ``governance``)."""
+        return {
+            **self.artifact,
+            "governance": {
+                "outcome": self.outcome,
+                "mode": self.mode,
+                "conflicts": [conflict.as_json() for conflict in self.conflicts],
+                "remediation": self.remediation,
+            },
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Declaration:
