@@ -7,7 +7,10 @@ Uvicorn workers serve HTTP, the SSE stream and WebSockets (ASGI). Environment:
 - ``PORT`` / ``METAQORE_PORT`` (default 8001) and ``METAQORE_BIND`` (default 0.0.0.0);
 - ``PROMETHEUS_MULTIPROC_DIR``: where workers share their metrics (default: a fresh temporary
   directory, removed on exit). Every worker writes its counters there and ``/metrics`` on any
-  worker reports the sum, so a scrape does not depend on which worker answers it.
+  worker reports the sum, so a scrape does not depend on which worker answers it;
+- ``METAQORE_CONTROL_SOCKET``: the control socket of ``gunicornc`` (default: one per instance,
+  ``$TMPDIR/metaqore-gunicorn-<uid>/<master pid>.ctl``; gunicorn's own default is one path per
+  user, so a second instance on the machine would take over the first one's socket).
 
 Command-line options override these (the tests run ``--workers 1 --bind 127.0.0.1:<port>``).
 """
@@ -45,6 +48,22 @@ def _remove_orphaned_metrics_dirs() -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
             shutil.rmtree(directory, ignore_errors=True)
 
+
+_CONTROL_DIR = Path(tempfile.gettempdir()) / f"metaqore-gunicorn-{os.getuid()}"
+
+
+def _instance_control_socket() -> str:
+    """A control socket path of this instance (the master evaluates this file), after removing
+    the sockets of masters that are gone."""
+    _CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
+    for stale in _CONTROL_DIR.glob("*.ctl"):
+        gone = Path("/proc/self").exists() and not Path(f"/proc/{stale.stem}").exists()
+        if stale.stem.isdigit() and gone:
+            stale.unlink(missing_ok=True)
+    return str(_CONTROL_DIR / f"{os.getpid()}.ctl")
+
+
+control_socket = os.environ.get("METAQORE_CONTROL_SOCKET") or _instance_control_socket()
 
 _created_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

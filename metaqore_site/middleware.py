@@ -1,4 +1,4 @@
-"""Cross-cutting request plumbing: request ids and body size limits."""
+"""Cross-cutting request plumbing: request ids, body size limits, security headers."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ class BodySizeLimitMiddleware:
 
     DRF parses JSON from the raw stream, which skips Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
     so the limit is enforced here for every content type.
+
+    A body sent with ``Transfer-Encoding`` (chunked) has no Content-Length: Django's WSGI request
+    would read it as empty, so a PATCH would "succeed" without its changes. Such requests get
+    411 Length Required instead: send the body with a Content-Length.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -64,6 +68,14 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.META.get("HTTP_TRANSFER_ENCODING", "").strip().lower() not in ("", "identity"):
+            return JsonResponse(
+                {
+                    "detail": "Length required: send the request body with a Content-Length "
+                    "header (chunked transfer encoding is not accepted)."
+                },
+                status=411,
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -74,3 +86,23 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """``Content-Security-Policy`` on the pages humans use (dashboard, admin): scripts and
+    everything else from this server only, no framing, no plugins. Inline ``style`` attributes
+    are allowed (the templates use a few); inline scripts are not."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.METAQORE_CONTENT_SECURITY_POLICY
+        if (
+            policy
+            and request.path.startswith(settings.METAQORE_CSP_PATH_PREFIXES)
+            and "Content-Security-Policy" not in response
+        ):
+            response["Content-Security-Policy"] = policy
+        return response

@@ -62,6 +62,14 @@ METAQORE_WSGI_THREADS = env_int("METAQORE_WSGI_THREADS", 8)
 METAQORE_WEBHOOK_ALLOW_PRIVATE = env_bool("METAQORE_WEBHOOK_ALLOW_PRIVATE", False)
 METAQORE_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_TIMEOUT_SECONDS") or 10)
 METAQORE_METRICS_TOKEN = os.environ.get("METAQORE_METRICS_TOKEN", "")
+# Content-Security-Policy of the dashboard and admin pages (README "Security"); empty: none.
+METAQORE_CONTENT_SECURITY_POLICY = os.environ.get(
+    "METAQORE_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+METAQORE_CSP_PATH_PREFIXES = ("/dashboard", "/admin")
 
 SHARED_APPS = [
     "django_tenants",
@@ -110,6 +118,7 @@ MIDDLEWARE = [
     "metaqore_site.metrics.RequestMetricsMiddleware",
     "metaqore_site.middleware.RequestIdMiddleware",
     "metaqore_site.middleware.BodySizeLimitMiddleware",
+    "metaqore_site.middleware.ContentSecurityPolicyMiddleware",
     "tenants.middleware.OrganizationMiddleware",
     "governance.middleware.GovernanceHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",

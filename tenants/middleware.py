@@ -26,7 +26,8 @@ class OrganizationMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         tenant_connection.set_schema_to_public()
         try:
-            hostname = self.hostname_from_request(request)
+            # Host names are case-insensitive (RFC 4343); domains are stored in lower case.
+            hostname = self.hostname_from_request(request).lower()
         except DisallowedHost:
             return JsonResponse({"detail": "Unknown host."}, status=400)
         slug = request.headers.get(ORG_HEADER, "").strip()
@@ -61,7 +62,8 @@ def organization_resolve(hostname: str, slug: str) -> Organization | None:
     """The organization a request reaches by its host, or by ``X-MetaQore-Org`` on a public
     host (None: the public schema). Also used for WebSocket connections. Queries the public
     schema: call it with the connection there."""
-    if hostname in settings.METAQORE_PUBLIC_HOSTS:
+    hostname = hostname.lower()
+    if hostname in {host.lower() for host in settings.METAQORE_PUBLIC_HOSTS}:
         if not slug:
             return None
         if not re.fullmatch(SLUG_PATTERN, slug):  # no query for what cannot be a slug

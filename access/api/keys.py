@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from access.keys import agent_key_create, agent_key_revoke
 from access.models import AgentKey
 from access.permissions import action_permission
-from metaqore_site.api.serializers import StrictCharField
+from metaqore_site.api.serializers import LineField
 from metaqore_site.api.viewsets import ActorMixin
 
 
@@ -36,7 +36,7 @@ class AgentKeySerializer(serializers.ModelSerializer):
 
 
 class AgentKeyCreateSerializer(serializers.Serializer):
-    agent = StrictCharField(max_length=200)
+    agent = LineField(max_length=200)
     privileged = serializers.BooleanField(required=False, default=False)
     expires_in_days = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=3650, default=None

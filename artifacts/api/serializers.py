@@ -9,6 +9,7 @@ from metaqore_site.api.fields import (
     validate_json_value,
 )
 from metaqore_site.api.serializers import (
+    LineField,
     StrictCharField,
     StrictModelSerializer,
     render,
@@ -110,14 +111,14 @@ class ArtifactSerializer(StrictModelSerializer):
     data = JSONObjectField()  # type: ignore[assignment]  # metaclass
     depends_on = IdListField(prefix="art_", required=False, default=list)
     file_paths = serializers.ListField(
-        child=StrictCharField(max_length=1000),
+        child=LineField(max_length=1000),
         max_length=MAX_FILE_PATHS,
         required=False,
         default=list,
     )
     requirements = RequirementsField(required=False, default=dict)
     metadata = JSONObjectField(required=False, default=dict)
-    created_by = StrictCharField(
+    created_by = LineField(
         max_length=200,
         required=False,
         help_text="From the credential; a privileged client may declare on behalf of an agent.",

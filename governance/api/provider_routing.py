@@ -16,14 +16,14 @@ from governance.models import Provider
 from governance.provider_routing import routing_decide
 from governance.providers import provider_create, provider_delete, provider_update
 from metaqore_site.api.openapi import ErrorSerializer
-from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
+from metaqore_site.api.serializers import LineField, StrictCharField, StrictModelSerializer
 from metaqore_site.api.viewsets import GovernedAPIView, GovernedViewSet
 from projects.sensitivity import SENSITIVITY_LEVELS
 
 
 class ClassifyRequestSerializer(serializers.Serializer):
-    agent_name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
-    task_type = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    agent_name = LineField(max_length=200, required=False, allow_blank=True, default="")
+    task_type = LineField(max_length=100, required=False, allow_blank=True, default="")
     has_private_data = serializers.BooleanField(required=False, default=False)
     has_sensitive_data = serializers.BooleanField(required=False, default=False)
     is_security_task = serializers.BooleanField(required=False, default=False)
@@ -33,7 +33,7 @@ class ClassifyRequestSerializer(serializers.Serializer):
 
 
 class EnforceRequestSerializer(ClassifyRequestSerializer):
-    provider = StrictCharField(max_length=100)
+    provider = LineField(max_length=100)
     task_id = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
     project_id = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
 

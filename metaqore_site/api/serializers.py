@@ -14,6 +14,11 @@ from rest_framework import serializers
 # neither PostgreSQL nor the response could carry it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 NULL_CHARACTERS = "Null characters are not allowed."
+# Names, identifiers and paths are one line of visible text: control characters (newlines,
+# tabs, escapes, C1 controls) would forge log lines and terminal output, and bidirectional
+# formatting characters (U+202E "RIGHT-TO-LEFT OVERRIDE", …) make a name read as another.
+_LINE_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS = "Control and bidirectional formatting characters are not allowed."
 SURROGATE_CHARACTERS = "Surrogate characters are not allowed."
 
 
@@ -47,10 +52,29 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def line_text_problem(text: str) -> str | None:
+    """Why ``text`` is not acceptable as a name, identifier or path, or None."""
+    return CONTROL_CHARACTERS if _LINE_BREAKERS.search(text) else None
+
+
+class LineField(StrictCharField):
+    """A name, identifier or path: one line of visible text (400 for control and
+    bidirectional formatting characters)."""
+
+    default_error_messages = {"control_characters": CONTROL_CHARACTERS}
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if line_text_problem(value):
+            self.fail("control_characters")
+        return value
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
+    # A model's CharField holds names and identifiers (one line); TextField holds prose.
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictCharField,
+        models.CharField: LineField,
         models.TextField: StrictCharField,
     }
 

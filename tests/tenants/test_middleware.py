@@ -130,3 +130,12 @@ def test_malformed_org_header_is_404_not_a_database_error(db, slug):
     response = on_host("127.0.0.1", x_metaqore_org=slug).get("/api/v1/health")
     assert response.status_code == 404
     assert response.json()["detail"].startswith("Unknown organization")
+
+
+def test_host_names_match_case_insensitively(db):
+    """Reproduced (issue #18): ``ALPHA.localhost`` answered 404."""
+    for host in ("ALPHA.localhost", "Alpha.LocalHost:8001"):
+        response = on_host(host).get("/api/v1/health")
+        assert response.status_code == 200, host
+        assert response.json()["organization"] == "alpha"
+    assert on_host("LOCALHOST").get("/api/v1/health").json()["organization"] is None
