@@ -27,9 +27,12 @@ migrate: venv
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 
 # An ASGI server, so the SSE stream and WebSockets work too; reloads when the code changes.
-RELOAD_DIRS := metaqore_site access tenants compliance projects governance artifacts hmcp events dashboard
+# One background worker runs beside it (webhooks, schedules); it stops when the server stops.
+RELOAD_DIRS := metaqore_site access tenants jobs compliance projects governance artifacts hmcp events dashboard
 run: migrate
 	$(BIN)/python manage.py demo_setup --port $(PORT)
+	@$(BIN)/python manage.py run_worker --concurrency 2 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m uvicorn metaqore_site.asgi:application \
 	  --host $(BIND) --port $(PORT) --reload $(RELOAD_DIRS:%=--reload-dir %) \
 	  --timeout-graceful-shutdown 2

