@@ -3,7 +3,7 @@ plaintext is shown once), so the admin lists and revokes them but never edits a 
 
 from django.contrib import admin
 
-from access.actors import Actor
+from access.actors import actor_for_user
 from access.keys import agent_key_revoke
 from access.models import Agent, AgentKey
 
@@ -38,13 +38,17 @@ class AgentKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # "change" here means running the actions (services); the detail page is read-only.
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         # Through the service, one key at a time, so each revocation is audited.
-        actor = Actor(kind="user", name=request.user.get_username())
+        actor = actor_for_user(request.user)
         count = 0
         for key in queryset.filter(revoked_at__isnull=True):
             agent_key_revoke(prefix=key.prefix, actor=actor)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccessConfig(AppConfig):
@@ -10,3 +11,6 @@ class AccessConfig(AppConfig):
 
     def ready(self) -> None:
         from access.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+        from access.role_permissions import role_permissions_after_migrate
+
+        post_migrate.connect(role_permissions_after_migrate, sender=self)

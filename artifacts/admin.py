@@ -101,9 +101,10 @@ class ArtifactAdmin(admin.ModelAdmin):
             services.artifact_delete(artifact=artifact, actor=actor_for_user(request.user))
 
     def has_delete_permission(self, request, obj=None):
-        return obj is None or obj.state == Artifact.State.DRAFT
+        in_draft = obj is None or obj.state == Artifact.State.DRAFT
+        return in_draft and super().has_delete_permission(request, obj)
 
-    @admin.action(description="Archive selected artifacts")
+    @admin.action(description="Archive selected artifacts", permissions=["change"])
     def archive_selected(self, request, queryset):
         actor = actor_for_user(request.user)
         done = 0

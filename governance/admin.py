@@ -8,8 +8,14 @@ from django.contrib import admin, messages
 
 from access.actors import Actor, actor_for_user
 from artifacts.models import Conflict
-from governance.models import GovernancePolicy, SingletonPolicy
+from governance.models import GovernancePolicy, Provider, SingletonPolicy
 from governance.policy import EDITABLE_FIELDS, policy_update
+from governance.providers import (
+    PROVIDER_FIELDS,
+    provider_create,
+    provider_delete,
+    provider_update,
+)
 from governance.resolution import conflict_resolve
 from metaqore_site.errors import GovernanceError
 
@@ -46,7 +52,7 @@ class GovernancePolicyAdmin(SingletonPolicyAdmin):
 
 
 def _resolve_action(strategy: str):
-    @admin.action(description=f"Resolve selected conflicts: {strategy}")
+    @admin.action(description=f"Resolve selected conflicts: {strategy}", permissions=["change"])
     def action(modeladmin, request, queryset):
         actor = actor_for_user(request.user)
         done, refused = 0, []
@@ -85,8 +91,41 @@ class ConflictAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Conflict._meta.fields]
 
+    def has_change_permission(self, request, obj=None):
+        # "change" here means running the actions (services); the detail page is read-only.
+        return obj is None and super().has_change_permission(request)
+
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    """Model providers, saved and deleted through ``governance.providers`` (audited)."""
+
+    list_display = ("name", "kind", "available", "latency_ms", "capacity_score", "priority")
+    list_filter = ("kind", "available")
+    search_fields = ("name",)
+    fields = (*PROVIDER_FIELDS, "updated_at")
+    readonly_fields = ("updated_at",)
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name", *self.readonly_fields) if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        actor = actor_for_user(request.user)
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            fresh = provider_update(provider=obj, actor=actor, changes=changes)
+        else:
+            values = {name: form.cleaned_data[name] for name in PROVIDER_FIELDS}
+            fresh = provider_create(actor=actor, **values)
+        obj.pk, obj.updated_at = fresh.pk, fresh.updated_at
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        provider_delete(provider=obj, actor=actor_for_user(request.user))

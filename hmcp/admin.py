@@ -88,7 +88,7 @@ class HierarchyPolicyAdmin(SingletonPolicyAdmin):
 
 
 def _move_action(target: str, verb: str):
-    @admin.action(description=f"{verb.capitalize()} selected specialists")
+    @admin.action(description=f"{verb.capitalize()} selected specialists", permissions=["change"])
     def move_selected(modeladmin, request, queryset):
         actor = actor_for_user(request.user)
         done = 0
@@ -131,11 +131,12 @@ class SpecialistAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Specialist._meta.fields]
 
+    def has_change_permission(self, request, obj=None):
+        # "change" here means running the actions (services); the detail page is read-only.
+        return obj is None and super().has_change_permission(request)
+
     def has_add_permission(self, request):
         return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # read-only page; lifecycle moves are the actions
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -161,13 +162,17 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in TrainingJob._meta.fields]
+
     def has_change_permission(self, request, obj=None):
-        return False
+        # "change" here means running the actions (services); the detail page is read-only.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Re-queue jobs whose lease expired")
+    @admin.action(description="Re-queue jobs whose lease expired", permissions=["change"])
     def requeue_expired(self, request, queryset):
         ids = training_jobs_requeue_expired(job_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Re-queued {len(ids)} job(s).")

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
 from access.actors import SYSTEM, Actor
-from access.roles import ROLES
+from access.role_permissions import role_permissions_sync
 from compliance.audit import audit_record
 from tenants.models import SLUG_PATTERN, Domain, Organization, schema_name_for, slug_validator
 
@@ -95,8 +95,6 @@ def organization_start(
 
 
 def organization_ensure_roles() -> None:
-    """Create the four role groups in the current schema (idempotent)."""
-    from django.contrib.auth.models import Group
-
-    for role in ROLES:
-        Group.objects.get_or_create(name=role)
+    """Create the four role groups in the current schema with their admin permissions
+    (idempotent; ``access.role_permissions`` holds the table)."""
+    role_permissions_sync()

@@ -18,6 +18,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from access.keys import agent_key_authenticate, hash_key
+from access.role_permissions import ROLE_MODEL_PERMISSIONS
+from access.roles import AUDITOR
 from access.models import AgentKey
 from artifacts.models import Artifact, Conflict
 from compliance.audit import audit_record
@@ -112,7 +114,7 @@ def fill_the_old_schema() -> dict[str, str]:
     permission = apps.get_model("auth", "Permission").objects.get(
         content_type__app_label="governance", codename="view_agentkey"
     )
-    group = apps.get_model("auth", "Group").objects.create(name="auditor")
+    group = apps.get_model("auth", "Group").objects.create(name="key-readers")
     group.permissions.add(permission)
     return {"first_event": first.id, "second_event": second.id}
 
@@ -175,13 +177,16 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
     assert delivery.webhook == Webhook.objects.get(pk="whk_000000000001")
     assert delivery.event_id == old_org["second_event"]
 
-    # The role keeps its permission: the content type followed the model to its new app.
+    # A group keeps its permission: the content type followed the model to its new app.
     content_type = ContentType.objects.get_for_model(AgentKey)
     assert content_type.app_label == "access"
     assert not ContentType.objects.filter(app_label="governance", model="agentkey").exists()
-    assert Group.objects.get(name="auditor").permissions.get() == Permission.objects.get(
+    assert Group.objects.get(name="key-readers").permissions.get() == Permission.objects.get(
         content_type=content_type, codename="view_agentkey"
     )
+    # The role groups got the admin permissions of their role (access.role_permissions).
+    auditor = Group.objects.get(name=AUDITOR)
+    assert auditor.permissions.count() == len(ROLE_MODEL_PERMISSIONS[AUDITOR])
 
     # The lifecycle guard moved with HMCP: once, under its new name, still refusing.
     with connection.cursor() as cursor:

@@ -1,0 +1,114 @@
+"""The Django admin's model permissions of each role group, derived from the role table of
+API_REFERENCE.md (``access.permissions``): viewers read, auditors also read the audit trail,
+compliance officers also write work and resolve conflicts, org admins also manage policy,
+providers, keys, users, webhooks and specialists.
+
+Models are named by ``app_label.model`` (strings: access sits below the apps it names).
+``role_permissions_sync`` sets the four groups' permissions in the current org schema; it runs
+when an org starts (``tenants.services.organization_start``) and after every ``migrate`` of an
+org schema (a ``post_migrate`` receiver), so new and existing orgs stay in step with this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.models import Q
+from django_tenants.utils import get_public_schema_name
+
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+ALL = (VIEW, ADD, CHANGE, DELETE)
+
+# What every role reads (the API's "read" action: lists, details, policy, specialists).
+READ = (
+    "projects.project",
+    "projects.task",
+    "artifacts.artifact",
+    "artifacts.conflict",
+    "governance.governancepolicy",
+    "governance.provider",
+    "hmcp.skill",
+    "hmcp.hierarchypolicy",
+    "hmcp.specialist",
+    "hmcp.trainingjob",
+)
+
+
+def _grant(models: Iterable[str], *verbs: str) -> set[tuple[str, str]]:
+    return {(model, verb) for model in models for verb in verbs}
+
+
+_VIEWER = _grant(READ, VIEW)
+_AUDITOR = _VIEWER | _grant(["compliance.auditevent"], VIEW)
+_OFFICER = (
+    _AUDITOR
+    # write work: projects, tasks, artifacts (through their services)
+    | _grant(["projects.project", "projects.task", "artifacts.artifact"], *ALL)
+    # resolve and escalate conflicts, move specialists (admin actions calling services)
+    | _grant(["artifacts.conflict", "hmcp.specialist"], CHANGE)
+)
+_ADMIN = (
+    _OFFICER
+    | _grant(["governance.governancepolicy", "hmcp.hierarchypolicy"], CHANGE)
+    | _grant(["governance.provider", "hmcp.skill", "events.webhook"], *ALL)
+    | _grant(["events.webhookdelivery"], VIEW)
+    | _grant(["access.agent"], VIEW)
+    | _grant(["access.agentkey"], VIEW, CHANGE)  # revoked by an action; made in the dashboard
+    | _grant(["hmcp.trainingjob"], CHANGE)  # re-queue expired leases
+    | _grant(["auth.user"], VIEW, ADD, CHANGE)
+    | _grant(["auth.group"], VIEW)  # the groups' permissions are this table, not hand edits
+)
+
+ROLE_MODEL_PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
+    VIEWER: frozenset(_VIEWER),
+    AUDITOR: frozenset(_AUDITOR),
+    COMPLIANCE_OFFICER: frozenset(_OFFICER),
+    ORG_ADMIN: frozenset(_ADMIN),
+}
+
+
+def _lookup(grants: Iterable[tuple[str, str]]) -> Q:
+    query = Q(pk__in=[])
+    for model, verb in grants:
+        app_label, model_name = model.split(".")
+        query |= Q(
+            content_type__app_label=app_label,
+            content_type__model=model_name,
+            codename=f"{verb}_{model_name}",
+        )
+    return query
+
+
+def role_permissions_sync() -> dict[str, int]:
+    """Create the role groups in the current schema and set each one's model permissions to
+    ``ROLE_MODEL_PERMISSIONS`` (idempotent). Returns the number of permissions per role."""
+    for app_config in apps.get_app_configs():  # the permission rows, if migrate made none yet
+        create_permissions(app_config, verbosity=0)
+    granted: dict[str, int] = {}
+    for role, grants in ROLE_MODEL_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = list(Permission.objects.filter(_lookup(grants)))
+        group.permissions.set(permissions)
+        granted[role] = len(permissions)
+    return granted
+
+
+def role_permissions_after_migrate(sender, apps=apps, **kwargs) -> None:
+    """``post_migrate`` of an org schema: bring the role groups in step with the table. Not in
+    the public schema (no roles there), nor after a migrate to an older state that lacks some
+    of the table's models (``apps`` is the migrated state)."""
+    if getattr(connection, "schema_name", None) in (None, get_public_schema_name()):
+        return
+    try:
+        for grants in ROLE_MODEL_PERMISSIONS.values():
+            for model, _verb in grants:
+                apps.get_model(model)
+    except LookupError:
+        return
+    role_permissions_sync()
