@@ -61,7 +61,9 @@ _ADMIN = (
     | _grant(["access.agent"], VIEW)
     | _grant(["access.agentkey"], VIEW, CHANGE)  # revoked by an action; made in the dashboard
     | _grant(["hmcp.trainingjob"], CHANGE)  # re-queue expired leases
-    | _grant(["auth.user"], VIEW, ADD, CHANGE)
+    # Users and their roles change through the access services (audited) on the dashboard's
+    # Users page; Django's stock user admin would write them unaudited.
+    | _grant(["auth.user"], VIEW)
     | _grant(["auth.group"], VIEW)  # the groups' permissions are this table, not hand edits
 )
 
