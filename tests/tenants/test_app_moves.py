@@ -18,9 +18,9 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from access.keys import agent_key_authenticate, hash_key
+from access.models import AgentKey
 from access.role_permissions import ROLE_MODEL_PERMISSIONS
 from access.roles import AUDITOR
-from access.models import AgentKey
 from artifacts.models import Artifact, Conflict
 from compliance.audit import audit_record
 from compliance.models import AuditEvent
