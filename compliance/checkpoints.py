@@ -79,7 +79,7 @@ def signing_key_as_dict(key: SigningKey) -> dict[str, Any]:
     }
 
 
-def _key_record(pair: KeyPair, at: datetime) -> None:
+def signing_key_publish(pair: KeyPair, at: datetime) -> None:
     """Publish ``pair``'s public key for this org, closing the window of the key before it."""
     if SigningKey.objects.filter(key_id=pair.key_id).exists():
         return
@@ -111,7 +111,7 @@ def _sign_head(*, kind: str, requested_by: str, checkpoint_id: str) -> AuditChec
         "key_id": pair.key_id,
     }
     message = checkpoint_message(fields)
-    _key_record(pair, at)
+    signing_key_publish(pair, at)
     return AuditCheckpoint.objects.create(
         id=checkpoint_id,
         seq=seq,

@@ -150,7 +150,7 @@ def export_prepare(
     return export
 
 
-def _chunked(rows: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
+def rows_in_chunks(rows: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
     """Rows in chunks from a server-side cursor (a named cursor needs a transaction)."""
     with transaction.atomic():
         chunk: list[tuple] = []
@@ -164,7 +164,7 @@ def _chunked(rows: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
 
 
 def _rows(export: Export, chunk_size: int) -> Iterator[list[tuple]]:
-    return _chunked(export.queryset.values_list(*EVENT_FIELDS), chunk_size)
+    return rows_in_chunks(export.queryset.values_list(*EVENT_FIELDS), chunk_size)
 
 
 # CSV columns that never hold free text (ids, hashes, numbers, the timestamp, the payload,
@@ -185,7 +185,7 @@ def _csv_rows(export: Export, chunk_size: int) -> Iterator[list[tuple]]:
     annotations = {f"csv_{name}": expression for name, expression in text_columns.items()}
     columns = [f"csv_{name}" if name in text_columns else name for name in CSV_COLUMNS]
     rows = export.queryset.annotate(**annotations).values_list(*columns)
-    return _chunked(rows, chunk_size)
+    return rows_in_chunks(rows, chunk_size)
 
 
 def _csv_chunks(export: Export, chunk_size: int) -> Iterator[tuple[bytes, int]]:

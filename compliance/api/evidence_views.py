@@ -1,18 +1,25 @@
-"""Evidence API: signed checkpoints and the public keys that verify them."""
+"""Evidence API: signed checkpoints, the public keys that verify them, evidence bundles."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from access.permissions import action_permission
+from compliance.api.filters import ISO8601Field
+from compliance.api.permissions import CanReadAudit
 from compliance.api.serializers import CheckpointSerializer, PublicKeysSerializer
 from compliance.audit import current_organization_slug
 from compliance.checkpoints import checkpoint_create, public_keys_list
+from compliance.evidence import CONTENT_TYPE, evidence_chunks, evidence_prepare
 from compliance.models import AuditCheckpoint
 from metaqore_site.api.pagination import StandardPagination
+from metaqore_site.api.streaming import streaming_response
 from metaqore_site.api.viewsets import GovernedAPIView
 
 # Reading needs read_audit; signing a checkpoint now: org admins and auditors.
@@ -50,3 +57,42 @@ class PublicKeysView(GovernedAPIView):
     @extend_schema(responses=PublicKeysSerializer)
     def get(self, request):
         return Response(public_keys_list())
+
+
+def _moment(request, name: str, errors: dict):
+    try:
+        return ISO8601Field(required=False).clean(request.query_params.get(name))
+    except forms.ValidationError as exc:
+        errors[name] = exc.messages
+        return None
+
+
+class EvidenceView(GovernedAPIView):
+    """A zip of the events from..to (widened to signed checkpoints on both sides), their
+    checkpoints, the public keys and a signed manifest: check it with ``metaqore-verify``."""
+
+    permission_classes = [CanReadAudit]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="events at or after (ISO 8601)"),
+            OpenApiParameter("to", str, description="events at or before (ISO 8601)"),
+        ],
+        responses={(200, CONTENT_TYPE): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        errors: dict = {}
+        since, until = _moment(request, "from", errors), _moment(request, "to", errors)
+        if since and until and since > until:
+            errors["to"] = ["Must not be before 'from'."]
+        if errors:
+            raise ValidationError(errors)
+        bundle = evidence_prepare(actor=self.actor, since=since, until=until)
+        response = streaming_response(
+            evidence_chunks(bundle),
+            request=request,
+            content_type=CONTENT_TYPE,
+            filename=bundle.filename,
+        )
+        response["X-MetaQore-Evidence-Events"] = str(bundle.event_count)
+        return response

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from compliance.api.evidence_views import CheckpointListView, PublicKeysView
+from compliance.api.evidence_views import CheckpointListView, EvidenceView, PublicKeysView
 from compliance.api.views import (
     AuditEventDetailView,
     AuditEventListView,
@@ -14,5 +14,6 @@ urlpatterns = [
     re_path(r"^export/?$", AuditExportView.as_view(), name="audit-export"),
     re_path(r"^verify/?$", AuditVerifyView.as_view(), name="audit-verify"),
     re_path(r"^checkpoints/?$", CheckpointListView.as_view(), name="audit-checkpoints"),
+    re_path(r"^evidence/?$", EvidenceView.as_view(), name="audit-evidence"),
     re_path(r"^public-keys/?$", PublicKeysView.as_view(), name="audit-public-keys"),
 ]

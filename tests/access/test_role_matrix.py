@@ -88,6 +88,7 @@ MATRIX = [
     ("GET", "/api/v1/governance/compliance/export?format=jsonl", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/verify", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/checkpoints", None, READ_AUDIT),
+    ("GET", "/api/v1/governance/compliance/evidence", None, READ_AUDIT),
     (
         "POST",
         "/api/v1/governance/compliance/checkpoints",
