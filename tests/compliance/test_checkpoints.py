@@ -25,6 +25,7 @@ from compliance.checkpoints import (
 )
 from compliance.models import AuditCheckpoint, AuditEvent, SigningKey
 from compliance.signing import KEY_ENV, signature_valid, signing_key
+from compliance.tasks import checkpoint as checkpoint_task
 from tests.compliance.conftest import events_after, last_seq
 from tests.conftest import client_for
 
@@ -165,3 +166,10 @@ def test_checkpoint_command(org_a):
     out = io.StringIO()
     call_command("audit_checkpoint", "--all", stdout=out)
     assert "alpha: unchanged since its last checkpoint" in out.getvalue()
+
+
+def test_the_checkpoint_job_signs_a_moved_trail_once(org_a):
+    seed()
+    taken = checkpoint_task.task(org=org_a.schema_name)
+    assert taken == AuditCheckpoint.objects.get().seq
+    assert checkpoint_task.task(org=org_a.schema_name) == 0
