@@ -8,12 +8,7 @@ import csv
 
 import httpx
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.db import connection
 
-from access.keys import agent_key_create
-from access.roles import COMPLIANCE_OFFICER, ORG_ADMIN
 from metaqore_client import (
     AsyncMetaQore,
     BlockedError,
@@ -23,37 +18,8 @@ from metaqore_client import (
     Refused,
     ValidationError,
 )
-from tenants.services import organization_create
-from tests.conftest import user_token
-from tests.processes import database_url, running_server, subprocess_env
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        organization = organization_create(slug="client", name="Client", domain="client.localhost")
-        connection.set_tenant(organization)
-        keys = {
-            name: agent_key_create(agent_name=name, privileged=name == "studio").key
-            for name in ("coder", "tester", "studio", "trainer")
-        }
-        for username, role in (("admin", ORG_ADMIN), ("officer", COMPLIANCE_OFFICER)):
-            user = get_user_model().objects.create_user(username, "", "pw-Secret-123")
-            user.groups.add(Group.objects.get(name=role))
-            keys[username] = user_token(organization, user)  # a JWT works as the bearer
-        connection.set_schema_to_public()
-        env = subprocess_env(
-            DATABASE_URL=database_url(connection.settings_dict),
-            METAQORE_ENABLE_RATE_LIMIT="false",
-            METAQORE_WEBHOOK_ALLOW_PRIVATE="true",
-        )
-        try:
-            with running_server(env, kind="gunicorn") as base:
-                yield base, keys
-        finally:
-            organization.delete(force_drop=True)
 
 
 def test_agent_loop_declare_blocked_then_resolved(server, tmp_path):

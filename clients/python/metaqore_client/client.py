@@ -70,6 +70,11 @@ class BaseClient:
         self.webhooks = Webhooks(self)
         self.events = Events(self)
 
+    def health(self) -> Any:
+        """``GET /api/v1/health`` (no auth): status, database, version, organization; a 503
+        (database down) is answered, not raised."""
+        return self._send(Call("GET", "health", ok=(503,)))
+
     def _url(self, path: str) -> str:
         return f"{self.base_url}/api/v1/{path.lstrip('/')}"
 
