@@ -15,7 +15,9 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "write_work": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER}),  # projects, tasks, artifacts
     "resolve_conflict": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER}),
     "override_high": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER}),
-    "change_policy": frozenset({ORG_ADMIN}),
+    "change_policy": frozenset({ORG_ADMIN}),  # the policy, its rules, restoring revisions
+    "grant_waiver": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER}),  # grant and revoke waivers
+    "simulate_policy": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER}),  # replay the decision log
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
     "take_checkpoint": frozenset({ORG_ADMIN, AUDITOR}),  # sign the audit chain's head now

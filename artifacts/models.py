@@ -188,11 +188,25 @@ class Conflict(models.Model):
         OVERRIDE = "override"
         MERGE = "merge"
         ESCALATE = "escalate"
+        WAIVED = "waived"  # by a waiver, never chosen by a person
 
     class Status(models.TextChoices):
         OPEN = "open"
         ESCALATED = "escalated"
         RESOLVED = "resolved"
+        DRYRUN = "dryrun"  # matched a dry-run rule: recorded, never blocking
+
+    class Action(models.TextChoices):
+        """What the policy did with the conflict when it was detected."""
+
+        ENFORCE = "enforce"
+        WARN = "warn"
+        DRYRUN = "dryrun"
+        AUTO_RESOLVE = "auto_resolve"
+        WAIVED = "waived"
+
+    # What a person (or privileged client) may choose when resolving.
+    RESOLUTION_STRATEGIES = (Strategy.RETRY, Strategy.OVERRIDE, Strategy.MERGE, Strategy.ESCALATE)
 
     SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
     UNRESOLVED = (Status.OPEN, Status.ESCALATED)
@@ -212,6 +226,10 @@ class Conflict(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, max_length=5000)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The policy's verdict at detection: the rule that matched (null: the mode decided).
+    rule_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  (null: no rule)
+    action = models.CharField(max_length=20, choices=Action.choices, blank=True)
+    decision_id = models.CharField(max_length=32, blank=True)
 
     class Meta:
         db_table = "governance_conflict"

@@ -10,13 +10,10 @@ active only through its validation gate).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from django.db import connection
 
-from access.actors import Actor
 from artifacts.models import Artifact, Conflict
-from governance.models import GovernancePolicy
 from metaqore_site.database import tenant_connection
 from metaqore_site.errors import IllegalTransition
 
@@ -96,27 +93,3 @@ def activation_blockers(artifact: Artifact) -> list[str]:
     for blocker in ACTIVATION_BLOCKERS:
         reasons += blocker(artifact)
     return reasons
-
-
-@dataclass(frozen=True)
-class Outcome:
-    outcome: str  # accepted | auto_resolved | blocked | accepted_with_warnings
-    blocked: bool
-    auto_resolver: str | None  # who resolves LOW/MEDIUM conflicts at once, if anyone
-
-
-def decide_outcome(*, severities: list[str], actor: Actor, policy: GovernancePolicy) -> Outcome:
-    """Apply the org's mode and the actor's privilege to the severities just detected."""
-    if not severities:
-        return Outcome("accepted", blocked=False, auto_resolver=None)
-    resolver = None
-    if actor.is_privileged:
-        resolver = str(actor)
-    elif policy.mode == GovernancePolicy.Mode.ADAPTIVE:
-        resolver = "policy:adaptive"
-    remaining = [s for s in severities if resolver is None or s not in AUTO_RESOLVABLE]
-    if not remaining:
-        return Outcome("auto_resolved", blocked=False, auto_resolver=resolver)
-    if policy.mode == GovernancePolicy.Mode.PLAYGROUND:
-        return Outcome("accepted_with_warnings", blocked=False, auto_resolver=resolver)
-    return Outcome("blocked", blocked=True, auto_resolver=resolver)

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from access.actors import SYSTEM, Actor
 from artifacts import psmp
+from artifacts.admission import admission_evaluate, admission_store
 from artifacts.conflicts import (
     Declaration,
-    DetectedConflict,
     detect_conflicts,
     normalize_path,
     normalize_requirements,
@@ -31,7 +31,7 @@ from artifacts.conflicts import (
 from artifacts.models import Artifact, Conflict
 from artifacts.signals import artifact_changed
 from compliance.audit import audit_for
-from governance.models import GovernancePolicy
+from governance.models import AdmissionDecision, GovernancePolicy, new_decision_id
 from metaqore_site.errors import GovernanceBlocked, GovernanceBypassError, IllegalTransition
 from metaqore_site.governed import mark_audited
 from projects.models import Project
@@ -43,6 +43,7 @@ class DeclarationResult:
     outcome: str
     mode: str
     conflicts: list[Conflict]  # detected by this declaration (auto-resolved ones included)
+    decision_id: str | None = None  # the decision log's entry (None: nothing was decided)
 
 
 def content_hash(data: Any) -> str:
@@ -77,54 +78,6 @@ def next_version(project_id: str, artifact_type: str) -> int:
     return (current or 0) + 1
 
 
-def _store_conflicts(
-    artifact: Artifact,
-    detected: list[DetectedConflict],
-    actor: Actor,
-    auto_resolver: str | None,
-) -> list[Conflict]:
-    now = timezone.now()
-    stored = []
-    for found in detected:
-        auto = auto_resolver is not None and found.severity in psmp.AUTO_RESOLVABLE
-        conflict = Conflict(
-            project_id=artifact.project_id,
-            artifact=artifact,
-            conflict_type=found.conflict_type,
-            severity=found.severity,
-            description=found.description,
-            details=found.details,
-            hint=found.hint,
-            suggested_strategy=found.suggested_strategy,
-            status=Conflict.Status.RESOLVED if auto else Conflict.Status.OPEN,
-            resolution_strategy=Conflict.Strategy.OVERRIDE if auto else "",
-            resolved_by=(auto_resolver or "") if auto else "",
-            resolved_at=now if auto else None,
-            note="auto-resolved on declaration" if auto else "",
-        )
-        mark_audited(conflict).save(force_insert=True)
-        stored.append(conflict)
-        detected_payload = {
-            "conflict_type": conflict.conflict_type,
-            "severity": conflict.severity,
-            "details": conflict.details,
-        }
-        line = artifact.artifact_type
-        audit_for(
-            "conflict.detected", conflict, actor=actor, payload=detected_payload, task_type=line
-        )
-        if auto:
-            resolved_payload = {
-                "strategy": Conflict.Strategy.OVERRIDE,
-                "resolved_by": auto_resolver,
-                "automatic": True,
-            }
-            audit_for(
-                "conflict.resolved", conflict, actor=actor, payload=resolved_payload, task_type=line
-            )
-    return stored
-
-
 @transaction.atomic
 def artifact_declare(
     *,
@@ -155,19 +108,21 @@ def artifact_declare(
     )
     # Serialize declarations that touch the same line, paths or packages of this project.
     psmp.lock_scopes(project.id, psmp.declaration_scopes(artifact))
+    now = timezone.now()
     policy = GovernancePolicy.load()
     expected = next_version(project.id, artifact_type)
     artifact.version = expected  # a stale or taken version is stored under the next free one
     detected = detect_conflicts(
         Declaration(artifact=artifact, declared_version=version, expected_version=expected)
     )
-    decision = psmp.decide_outcome(
-        severities=[c.severity for c in detected], actor=actor, policy=policy
+    facts, evaluation = admission_evaluate(
+        artifact=artifact, detected=detected, actor=actor, policy=policy, now=now
     )
-    artifact.is_blocked = decision.blocked
+    artifact.is_blocked = evaluation.blocked
     artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
     artifact._governed = True
     artifact.save(force_insert=True)
+    decision_id = new_decision_id()
     audit_for(
         "artifact.declared",
         artifact,
@@ -177,12 +132,26 @@ def artifact_declare(
             "declared_version": version,
             "created_by": artifact.created_by,
             "content_hash": artifact.content_hash,
-            "outcome": decision.outcome,
+            "outcome": evaluation.outcome,
             "mode": policy.mode,
+            "decision_id": decision_id,
+            "policy_revision": policy.revision,
         },
     )
-    conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
-    return DeclarationResult(artifact, decision.outcome, policy.mode, conflicts)
+    conflicts = admission_store(
+        artifact=artifact,
+        detected=detected,
+        facts=facts,
+        evaluation=evaluation,
+        actor=actor,
+        policy=policy,
+        decision_id=decision_id,
+        kind=AdmissionDecision.Kind.DECLARE,
+        outcome=evaluation.outcome,
+        held=False,
+        now=now,
+    )
+    return DeclarationResult(artifact, evaluation.outcome, policy.mode, conflicts, decision_id)
 
 
 def _locked(artifact: Artifact) -> Artifact:
@@ -237,14 +206,16 @@ def artifact_update_draft(
         note="superseded by an update of the draft",
     )
     detected = detect_conflicts(Declaration(artifact=artifact, is_update=True))
-    decision = psmp.decide_outcome(
-        severities=[c.severity for c in detected], actor=actor, policy=policy
+    now = timezone.now()
+    facts, evaluation = admission_evaluate(
+        artifact=artifact, detected=detected, actor=actor, policy=policy, now=now
     )
     escalated = artifact.conflicts.filter(status=Conflict.Status.ESCALATED).exists()
-    artifact.is_blocked = decision.blocked or escalated
+    artifact.is_blocked = evaluation.blocked or escalated
     artifact.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
     artifact._governed = True
     artifact.save()
+    decision_id = new_decision_id()
     audit_for(
         "artifact.updated",
         artifact,
@@ -252,11 +223,25 @@ def artifact_update_draft(
         payload={
             "before": {name: before[name] for name in changed},
             "after": {name: changes[name] for name in changed},
-            "outcome": decision.outcome,
+            "outcome": evaluation.outcome,
+            "decision_id": decision_id,
+            "policy_revision": policy.revision,
         },
     )
-    conflicts = _store_conflicts(artifact, detected, actor, decision.auto_resolver)
-    outcome = "blocked" if artifact.is_blocked else decision.outcome
+    outcome = "blocked" if artifact.is_blocked else evaluation.outcome
+    conflicts = admission_store(
+        artifact=artifact,
+        detected=detected,
+        facts=facts,
+        evaluation=evaluation,
+        actor=actor,
+        policy=policy,
+        decision_id=decision_id,
+        kind=AdmissionDecision.Kind.UPDATE,
+        outcome=outcome,
+        held=escalated,
+        now=now,
+    )
     if not artifact.is_blocked:
         artifact_changed.send(
             Artifact,
@@ -264,7 +249,7 @@ def artifact_update_draft(
             actor=actor,
             reason="draft updated without blocking conflicts",
         )
-    return DeclarationResult(artifact, outcome, policy.mode, conflicts)
+    return DeclarationResult(artifact, outcome, policy.mode, conflicts, decision_id)
 
 
 def _set_state(artifact: Artifact, target: str, actor: Actor, reason: str) -> None:

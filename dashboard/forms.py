@@ -11,7 +11,9 @@ from governance.provider_routing import canonical_policy
 
 
 class ResolveForm(forms.Form):
-    strategy = forms.ChoiceField(choices=Conflict.Strategy.choices)
+    strategy = forms.ChoiceField(
+        choices=[(value, Conflict.Strategy(value).label) for value in Conflict.RESOLUTION_STRATEGIES]
+    )
     note = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -86,7 +86,7 @@ class ConflictAdmin(admin.ModelAdmin):
     search_fields = ("id", "artifact__id", "project__name", "description")
     date_hierarchy = "created_at"
     list_select_related = ("artifact", "project")
-    actions = [_resolve_action(strategy) for strategy in Conflict.Strategy.values]
+    actions = [_resolve_action(strategy) for strategy in Conflict.RESOLUTION_STRATEGIES]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Conflict._meta.fields]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
+import pgtrigger
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
+
+from metaqore_site.ids import public_id
 
 
 class SingletonPolicy(models.Model):
@@ -58,6 +65,14 @@ class GovernancePolicy(SingletonPolicy):
     routing_policy = models.CharField(
         max_length=30, choices=RoutingPolicy.choices, default=RoutingPolicy.DEFAULT_LOCAL_FIRST
     )
+    # Ordered rules (governance.rules): the first that matches a conflict decides its action;
+    # with none, ``mode`` decides.
+    rules = models.JSONField(default=list, blank=True)
+    max_waiver_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="How far ahead a waiver may expire.",
+    )
 
     class Meta:
         verbose_name_plural = "governance policy"
@@ -98,3 +113,136 @@ class Provider(models.Model):
 
     def audit_target(self) -> dict[str, str]:
         return {"resource_type": "provider", "resource_id": self.name, "provider": self.name}
+
+
+class PolicyRevision(models.Model):
+    """Each revision of the governance policy as it was saved: who, when, what changed, and the
+    whole policy (restoring revision n saves its snapshot as a new revision)."""
+
+    number = models.PositiveIntegerField(primary_key=True)
+    snapshot = models.JSONField()
+    changes = models.JSONField(default=dict, blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        triggers = [
+            pgtrigger.Protect(
+                name="policy_revision_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy revision {self.number}"
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "governance_policy", "resource_id": "1"}
+
+
+def new_waiver_id() -> str:
+    return public_id("wvr")
+
+
+def new_decision_id() -> str:
+    return public_id("adm")
+
+
+class Waiver(models.Model):
+    """A narrow, dated exception: conflicts that match are resolved as ``waived`` before any
+    rule applies, until ``expires_at`` or revocation."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_waiver_id, editable=False)
+    match = models.JSONField()
+    justification = models.TextField(max_length=5000)
+    expires_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True)
+    revoke_reason = models.TextField(max_length=5000, blank=True)
+    # Bookkeeping: how often it was applied, and whether its expiry was recorded in the trail.
+    use_count = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expiry_recorded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        indexes = [
+            models.Index(fields=["expires_at"], name="waiver_expires_at"),
+            models.Index(fields=["created_at"], name="waiver_created_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="waiver_expires_after_creation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Waiver {self.id} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+    def in_force_at(self, when) -> bool:
+        revoked = self.revoked_at is not None and self.revoked_at <= when
+        return self.created_at <= when < self.expires_at and not revoked
+
+    def status_at(self, when) -> str:
+        if self.revoked_at is not None and self.revoked_at <= when:
+            return "revoked"
+        if when >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "waiver", "resource_id": self.id}
+
+
+class AdmissionDecision(models.Model):
+    """The decision on one declaration (or draft update): its inputs, the policy revision that
+    decided it, each conflict's rule and action, and the outcome. Append-only; a simulation
+    replays these under a proposed policy."""
+
+    class Kind(models.TextChoices):
+        DECLARE = "declare"
+        UPDATE = "update"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_decision_id, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DECLARE)
+    actor = models.CharField(max_length=200)
+    actor_privileged = models.BooleanField(default=False)
+    project_id = models.CharField(max_length=32)
+    artifact_id = models.CharField(max_length=32)
+    artifact_type = models.CharField(max_length=100)
+    agent = models.CharField(max_length=200, help_text="Who declared the artifact.")
+    file_paths = models.JSONField(default=list, blank=True)
+    policy_revision = models.PositiveIntegerField()
+    mode = models.CharField(max_length=20)
+    # [{conflict_id, conflict_type, severity, paths (the conflict's own, else file_paths),
+    #   details, rule_id, action, waiver_id}]
+    conflicts = models.JSONField(default=list, blank=True)
+    rule_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    outcome = models.CharField(max_length=30)
+    held = models.BooleanField(
+        default=False, help_text="Kept blocked by an escalated conflict, whatever the rules say."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="decision_newest"),
+            models.Index(fields=["project_id", "-created_at"], name="decision_project_newest"),
+            models.Index(fields=["outcome", "-created_at"], name="decision_outcome_newest"),
+            GinIndex(fields=["rule_ids"], name="decision_rule_ids_gin"),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="admission_decision_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.outcome} ({self.artifact_id})"

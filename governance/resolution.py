@@ -39,12 +39,18 @@ def conflict_resolve(
     *, conflict: Conflict, actor: Actor, strategy: str, note: str = ""
 ) -> Conflict:
     """Apply a resolution strategy; unblock or archive the artifact as the strategy says."""
-    if strategy not in Conflict.Strategy.values:
+    if strategy not in Conflict.RESOLUTION_STRATEGIES:
         raise ValueError(f"Unknown strategy '{strategy}'.")
     conflict = Conflict.objects.select_for_update().get(pk=conflict.pk)
     check_can_resolve(conflict, actor, strategy)
     if conflict.status == Conflict.Status.RESOLVED:
         raise GovernanceBlocked(f"{conflict.id} is already resolved.", code="already_resolved")
+    if conflict.status == Conflict.Status.DRYRUN:
+        raise GovernanceBlocked(
+            f"{conflict.id} was recorded by dry-run rule '{conflict.rule_id}': it blocks "
+            "nothing and needs no resolution.",
+            code="dryrun_conflict",
+        )
     if strategy == Conflict.Strategy.ESCALATE:
         if conflict.status == Conflict.Status.ESCALATED:
             raise GovernanceBlocked(

@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         "ConflictStrategyEnum": "artifacts.models.Conflict.Strategy",
         "SensitivityEnum": "projects.models.Task.Sensitivity",
         "RoutingSensitivityEnum": "projects.sensitivity.SENSITIVITY_LEVELS",
+        "DecisionKindEnum": "governance.models.AdmissionDecision.Kind",
+        "ProviderKindEnum": "governance.models.Provider.Kind",
+        "DeclarationOutcomeEnum": "governance.rules.OUTCOMES",
     },
 }
 

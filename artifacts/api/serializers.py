@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from artifacts.models import Artifact, Conflict
+from governance.rules import OUTCOMES
 from metaqore_site.api.fields import (
     IdListField,
     JSONObjectField,
@@ -28,6 +29,18 @@ class ConflictSerializer(StrictModelSerializer):
         read_only=True,
         help_text="Empty until the conflict is resolved (or escalated).",
     )
+    rule_id = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The policy rule that decided the action (null: the mode decided).",
+    )
+    action = serializers.ChoiceField(
+        choices=Conflict.Action.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What the policy did at detection: enforce, warn, dryrun, auto_resolve, "
+        "waived (empty for conflicts detected before rules existed).",
+    )
 
     class Meta:
         model = Conflict
@@ -46,6 +59,9 @@ class ConflictSerializer(StrictModelSerializer):
             "resolved_by",
             "resolved_at",
             "note",
+            "rule_id",
+            "action",
+            "decision_id",
             "created_at",
         ]
         read_only_fields = fields
@@ -57,10 +73,12 @@ class RemediationSerializer(serializers.Serializer):
 
 
 class GovernanceOutcomeSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(
-        choices=["accepted", "auto_resolved", "blocked", "accepted_with_warnings"]
-    )
+    outcome = serializers.ChoiceField(choices=OUTCOMES)
     mode = serializers.CharField()
+    decision_id = serializers.CharField(
+        allow_null=True,
+        help_text="The decision log entry (adm_…); null when an update changed nothing.",
+    )
     conflicts = ConflictSerializer(many=True)
     remediation = RemediationSerializer(many=True)
 
@@ -184,11 +202,15 @@ class DeclarationResponseSerializer(ArtifactSerializer):
 
 
 def declaration_body(result) -> dict:
+    """The artifact and the decision. Conflicts a dry-run rule recorded are not the agent's
+    concern (they block nothing): they are in the conflict list and the decision log."""
     body = render(ArtifactSerializer, result.artifact)
+    shown = [c for c in result.conflicts if c.status != Conflict.Status.DRYRUN]
     body["governance"] = {
         "outcome": result.outcome,
         "mode": result.mode,
-        "conflicts": render_many(ConflictSerializer, result.conflicts),
-        "remediation": remediation_for(result.conflicts),
+        "decision_id": result.decision_id,
+        "conflicts": render_many(ConflictSerializer, shown),
+        "remediation": remediation_for(shown),
     }
     return body

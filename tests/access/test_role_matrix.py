@@ -6,11 +6,16 @@ credential for this org, 403 the caller's role or key may not.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from access.actors import Actor
 from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from artifacts.services import artifact_declare
+from governance.models import GovernancePolicy
+from governance.waivers import waiver_create
 from projects.services import project_create
 from tests.conftest import client_for, make_agent_key, make_user, use_org, user_token
 
@@ -69,6 +74,35 @@ MATRIX = [
     ("GET", "/api/v1/governance/blocking-report?project_id={project}", None, READ),
     ("GET", "/api/v1/governance/policy", None, READ),
     ("PATCH", "/api/v1/governance/policy", {"mode": "adaptive"}, ORG_ADMIN_ONLY),
+    (
+        "PATCH",
+        "/api/v1/governance/policy",
+        {"rules": [{"id": "try", "match": {"min_severity": "high"}, "action": "dryrun"}]},
+        ORG_ADMIN_ONLY,
+    ),
+    ("GET", "/api/v1/governance/policy/revisions", None, READ),
+    ("POST", "/api/v1/governance/policy/revisions/{revision}/restore", None, ORG_ADMIN_ONLY),
+    ("GET", "/api/v1/governance/policy/rules/report", None, READ),
+    (
+        "POST",
+        "/api/v1/governance/policy/simulate",
+        {"policy": {"mode": "playground"}},
+        row(403, 403, 403, 403, 200, 200, 401, 401),
+    ),
+    ("GET", "/api/v1/governance/decisions", None, READ),
+    ("GET", "/api/v1/governance/waivers", None, READ),
+    (
+        "POST",
+        "/api/v1/governance/waivers",
+        {"match": {"agents": ["tester"]}, "justification": "pilot", "expires_at": "{expires}"},
+        row(403, 403, 403, 403, 201, 201, 401, 401),
+    ),
+    (
+        "POST",
+        "/api/v1/governance/waivers/{waiver}/revoke",
+        {"reason": "done"},
+        row(403, 403, 403, 403, 200, 200, 401, 401),
+    ),
     ("GET", "/api/v1/governance/providers", None, READ),
     (
         "PATCH",
@@ -129,7 +163,15 @@ def world(org_a, org_b):
     artifact_declare(actor=coder, project=project, artifact_type="code", data={})
     blocked = artifact_declare(actor=tester, project=project, artifact_type="code", data={})
     draft = artifact_declare(actor=coder, project=project, artifact_type="plan", data={})
+    officer = Actor("user", "olivia", roles=frozenset({COMPLIANCE_OFFICER}))
+    expires = timezone.now() + timedelta(days=7)
+    waiver = waiver_create(
+        actor=officer, match={"agents": ["x"]}, justification="matrix", expires_at=expires
+    )
     return {
+        "revision": GovernancePolicy.load().revision,
+        "waiver": waiver.id,
+        "expires": expires.isoformat(),
         "project": project.id,
         "empty_project": empty.id,
         "draft": draft.artifact.id,
@@ -157,6 +199,8 @@ def fill(value, ids: dict):
         return value.format(**ids)
     if isinstance(value, dict):
         return {key: fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, ids) for item in value]
     return value
 
 

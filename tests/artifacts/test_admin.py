@@ -90,6 +90,8 @@ def test_admin_policy_edit_goes_through_the_service(admin_client_a):
             "mode": "adaptive",
             "routing_policy": "default_local_first",
             "auto_archive_superseded": "on",
+            "rules": "[]",
+            "max_waiver_days": "30",
         },
     )
     assert response.status_code == 302, response.content[:2000]

@@ -15,6 +15,8 @@ def test_clean_declaration_is_accepted(coder, project):
     assert body["created_by"] == "agent:coder"
     assert body["file_paths"] == ["src/a.py"]
     assert len(body["content_hash"]) == 64
+    decision_id = body["governance"].pop("decision_id")
+    assert decision_id.startswith("adm_")
     assert body["governance"] == {
         "outcome": "accepted",
         "mode": "strict",
