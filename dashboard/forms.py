@@ -12,7 +12,9 @@ from governance.provider_routing import canonical_policy
 
 class ResolveForm(forms.Form):
     strategy = forms.ChoiceField(
-        choices=[(value, Conflict.Strategy(value).label) for value in Conflict.RESOLUTION_STRATEGIES]
+        choices=[
+            (value, Conflict.Strategy(value).label) for value in Conflict.RESOLUTION_STRATEGIES
+        ]
     )
     note = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
