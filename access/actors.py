@@ -63,20 +63,23 @@ class AgentPrincipal:
 
 
 def privileged_header_valid(value: str | None) -> bool:
-    """The shared-secret header grants privilege only when the server has a token configured.
-    Values such as ``true`` or ``1`` grant nothing."""
+    """The shared-secret header grants privilege, to agent keys only, when the server has a
+    token configured. Values such as ``true`` or ``1`` grant nothing."""
     token = settings.METAQORE_PRIVILEGED_TOKEN
     if not token or not value:
         return False
     return hmac.compare_digest(value.encode(), token.encode())
 
 
-def actor_for_user(user, *, is_privileged: bool = False) -> Actor:
-    """The actor of a Django user of the current org (admin, dashboard, JWT, session)."""
+def actor_for_user(user) -> Actor:
+    """The actor of a Django user of the current org (admin, dashboard, JWT, session).
+
+    Users are never privileged: the privileged header elevates agent keys only (a viewer's
+    JWT plus the token must not become an orchestrator)."""
     roles = frozenset(user.groups.values_list("name", flat=True))
     if user.is_superuser:  # the org's Django superuser administers the org
         roles |= {"org_admin"}
-    return Actor(kind="user", name=user.get_username(), is_privileged=is_privileged, roles=roles)
+    return Actor(kind="user", name=user.get_username(), roles=roles)
 
 
 def actor_from_request(request) -> Actor:
@@ -85,15 +88,15 @@ def actor_from_request(request) -> Actor:
     if cached is not None:
         return cached
     user = getattr(request, "user", None)
-    header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
     if isinstance(user, AgentPrincipal):
+        header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
         actor = Actor(
             kind="agent",
             name=user.agent_name,
             is_privileged=user.key.is_privileged or header_privileged,
         )
     elif user is not None and user.is_authenticated:
-        actor = actor_for_user(user, is_privileged=header_privileged)
+        actor = actor_for_user(user)  # the privileged header is ignored for users
     else:
         actor = Actor(kind="anonymous", name="anonymous")
     request._metaqore_actor = actor

@@ -58,7 +58,6 @@ class RateLimitMiddleware:
         """(counter identity, privileged, an invalid API key was sent)."""
         schema = tenant_connection.schema_name
         ip = f"ip:{ratelimits.client_ip(request)}"
-        header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
         if schema == get_public_schema_name():
             return ip, False, False
         raw = raw_api_key(request)
@@ -70,6 +69,8 @@ class RateLimitMiddleware:
             if key is None:
                 return ip, False, True
             request_attributes(request).metaqore_agent_key = key  # AgentKeyAuthentication reuses it
+            # The privileged header elevates agent keys only; users are never privileged.
+            header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
             return f"{schema}:key:{key.pk}", key.is_privileged or header_privileged, False
         token = _bearer_token(request)
         if token is not None:
@@ -78,10 +79,10 @@ class RateLimitMiddleware:
                 user_id = AccessToken(token).get("user_id")  # type: ignore[arg-type]
             except TokenError:
                 return ip, False, False  # authentication answers 401
-            return f"{schema}:user:{user_id}", header_privileged, False
+            return f"{schema}:user:{user_id}", False, False
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            return f"{schema}:user:{user.pk}", header_privileged, False
+            return f"{schema}:user:{user.pk}", False, False
         return ip, False, False
 
 

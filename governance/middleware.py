@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import get_public_schema_name
 
+from access.actors import PRIVILEGED_HEADER
 from governance.models import GovernancePolicy
 from metaqore_site.database import tenant_connection
 
@@ -34,4 +35,8 @@ class GovernanceHeadersMiddleware:
         actor = getattr(request, "metaqore_actor", None)
         if actor is not None and actor.is_privileged:
             response[PRIVILEGED_RESPONSE_HEADER] = "true"
+        elif PRIVILEGED_HEADER in request.headers:
+            # Sent but not honoured: a user's JWT or session (only agent keys can be
+            # privileged), or a wrong token. Say so rather than fail silently.
+            response[PRIVILEGED_RESPONSE_HEADER] = "ignored"
         return response

@@ -104,10 +104,12 @@ def test_audit_roles_may_read_export_and_verify(org_a, role):
 def test_privileged_clients_may_read(org_a, privileged_client, settings):
     assert privileged_client.get(AUDIT).status_code == 200
     assert privileged_client.get(VERIFY).status_code == 200
-    # a viewer made privileged by the operator's shared-secret header
+    # the operator's shared-secret header elevates agent keys only, never a viewer's JWT
     settings.METAQORE_PRIVILEGED_TOKEN = "s3cret-token"
     viewer = user_client(org_a, "vic", VIEWER)
-    assert viewer.get(AUDIT, HTTP_X_METAQORE_PRIVILEGED="s3cret-token").status_code == 200
+    refused = viewer.get(AUDIT, HTTP_X_METAQORE_PRIVILEGED="s3cret-token")
+    assert refused.status_code == 403
+    assert refused["X-MetaQore-Privileged"] == "ignored"
     assert viewer.get(AUDIT, HTTP_X_METAQORE_PRIVILEGED="wrong").status_code == 403
 
 
