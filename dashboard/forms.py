@@ -6,8 +6,11 @@ from django import forms
 
 from access.roles import ROLES
 from artifacts.models import Conflict
-from governance.models import GovernancePolicy
+from governance.models import GovernancePolicy, Provider
 from governance.provider_routing import canonical_policy
+from governance.providers import PROVIDER_FIELDS
+from hmcp.models import HierarchyPolicy, Skill
+from hmcp.registry import POLICY_FIELDS, SKILL_FIELDS
 
 
 class ResolveForm(forms.Form):
@@ -54,3 +57,72 @@ class UserForm(forms.Form):
 class TransitionForm(forms.Form):
     to = forms.ChoiceField(choices=[("active", "active"), ("archived", "archived")])
     reason = forms.CharField(required=False, max_length=2000)
+
+
+class ProviderForm(forms.ModelForm):
+    """A model provider (name and kind are fixed once created)."""
+
+    class Meta:
+        model = Provider
+        fields = list(PROVIDER_FIELDS)
+
+
+class ProviderEditForm(ProviderForm):
+    class Meta(ProviderForm.Meta):
+        fields = [name for name in PROVIDER_FIELDS if name not in ("name", "kind")]
+
+
+class LinesField(forms.CharField):
+    """A list of strings, one per line (or comma-separated)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    event_types = LinesField(
+        required=False,
+        max_length=2200,
+        help_text="Patterns such as conflict.* or artifact.declared; empty: every live event.",
+    )
+    description = forms.CharField(required=False, max_length=200)
+    secret = forms.CharField(
+        required=False,
+        min_length=16,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="HMAC key of X-MetaQore-Signature. New webhook: leave empty to generate one "
+        "(shown once). Existing: leave empty to keep it.",
+    )
+
+
+class SkillForm(forms.ModelForm):
+    allowed_teachers = LinesField(required=False, max_length=20000)
+    task_patterns = LinesField(required=False, max_length=100000)
+
+    class Meta:
+        model = Skill
+        fields = list(SKILL_FIELDS)
+
+
+class SkillEditForm(SkillForm):
+    class Meta(SkillForm.Meta):
+        fields = [name for name in SKILL_FIELDS if name != "skill_id"]
+
+
+class HierarchyPolicyForm(forms.ModelForm):
+    class Meta:
+        model = HierarchyPolicy
+        fields = list(POLICY_FIELDS)
+
+
+class SpecialistMoveForm(forms.Form):
+    to = forms.ChoiceField(choices=[("deprecated", "deprecate"), ("blocked", "block")])
+    reason = forms.CharField(max_length=2000)

@@ -6,6 +6,14 @@ from dashboard.views.audit import AuditTrailView, AuditVerifyView
 from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
 from dashboard.views.overview import OverviewView
 from dashboard.views.projects import ProjectDetailView, ProjectListView
+from dashboard.views.providers import ProviderDetailView, ProvidersView
+from dashboard.views.specialists import (
+    HierarchyPolicyView,
+    SkillDetailView,
+    SpecialistDetailView,
+    SpecialistsView,
+)
+from dashboard.views.webhooks import WebhookDetailView, WebhooksView
 
 app_name = "dashboard"
 
@@ -26,4 +34,12 @@ urlpatterns = [
     path("policy/", PolicyView.as_view(), name="policy"),
     path("keys/", AgentKeysView.as_view(), name="keys"),
     path("users/", UsersView.as_view(), name="users"),
+    path("providers/", ProvidersView.as_view(), name="providers"),
+    path("providers/<str:name>/", ProviderDetailView.as_view(), name="provider"),
+    path("webhooks/", WebhooksView.as_view(), name="webhooks"),
+    path("webhooks/<str:webhook_id>/", WebhookDetailView.as_view(), name="webhook"),
+    path("specialists/", SpecialistsView.as_view(), name="specialists"),
+    path("specialists/policy/", HierarchyPolicyView.as_view(), name="hierarchy-policy"),
+    path("specialists/skills/<str:skill_id>/", SkillDetailView.as_view(), name="skill"),
+    path("specialists/<str:specialist_id>/", SpecialistDetailView.as_view(), name="specialist"),
 ]

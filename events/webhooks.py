@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import transaction
 
 from access.actors import Actor
-from compliance.audit import audit_for
+from compliance.audit import audit_for, audit_record
 from compliance.models import AuditChainHead
 from events.events import EventFilterError, parse_globs
-from events.models import Webhook
+from events.models import Webhook, WebhookDelivery
 from metaqore_site.governed import mark_audited
 
 # Cloud metadata services: never a webhook, whatever METAQORE_WEBHOOK_ALLOW_PRIVATE says.
@@ -196,3 +196,23 @@ def webhook_delete(*, webhook: Webhook, actor: Actor | str) -> None:
     snapshot = _snapshot(webhook)
     audit_for("webhook.deleted", webhook, actor=actor, payload={"before": snapshot})
     mark_audited(webhook).delete()
+
+
+@transaction.atomic
+def webhook_test_send(*, webhook: Webhook, actor: Actor | str) -> WebhookDelivery:
+    """Queue a ``webhook.test`` event for this one webhook, whatever its patterns: the event
+    is recorded in the trail (who asked) and its delivery row is created in the same
+    transaction, so the worker POSTs it like any other (signed, retried, in the log)."""
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+    if not webhook.active:
+        raise WebhookError("The webhook is paused: resume it to send a test event.", "active")
+    event = audit_record(
+        event_type="webhook.test",
+        actor=actor,
+        resource_type="webhook",
+        resource_id=webhook.id,
+        payload={"url": webhook.url, "message": "A test event from MetaQore."},
+    )
+    return WebhookDelivery.objects.create(
+        webhook=webhook, event_seq=event.seq, event_id=event.id, event_type=event.event_type
+    )

@@ -6,7 +6,7 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.views.generic import TemplateView
 
 from access.actors import Actor, actor_for_user
@@ -18,7 +18,10 @@ NAV = [
     ("conflicts", "Conflicts", "read"),
     ("projects", "Projects", "read"),
     ("audit", "Audit trail", "read_audit"),
+    ("specialists", "Specialists", "read"),
+    ("providers", "Providers", "read"),
     ("policy", "Policy", "change_policy"),
+    ("webhooks", "Webhooks", "manage_webhooks"),
     ("keys", "Agents & keys", "manage_keys"),
     ("users", "Users & roles", "manage_keys"),
 ]
@@ -41,6 +44,11 @@ class DashboardMixin(LoginRequiredMixin):
 
     def can(self, action: str) -> bool:
         return actor_can(self.actor, action)
+
+    def require(self, action: str) -> None:
+        """For writes on a page that more roles may read: 403 unless the role allows it."""
+        if not self.can(action):
+            raise PermissionDenied(f"Your role does not allow '{action}'.")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -65,6 +73,15 @@ class DashboardMixin(LoginRequiredMixin):
             return False
         messages.success(self.request, success)
         return True
+
+    def governed_form(self, form, action, success: str) -> bool:
+        """``governed`` for a form's service call: the service's field errors (a Django
+        ValidationError) go back onto the form instead of a message."""
+        try:
+            return self.governed(action, success)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return False
 
 
 class DashboardPage(DashboardMixin, TemplateView):

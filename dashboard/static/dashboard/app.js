@@ -15,3 +15,7 @@ document.addEventListener("change", (event) => {
     document.querySelectorAll("input[name=conflict_ids]").forEach((box) => { box.checked = event.target.checked; });
   }
 });
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset && event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
