@@ -43,11 +43,13 @@ class RateLimitMiddleware:
         return response
 
     def _check(self, request: HttpRequest):
-        identity, privileged, bad_key = self._identity(request)
-        if bad_key:
+        identity, privileged, bad_credential = self._identity(request)
+        if bad_credential:
             failures = ratelimits.key_failures(request, increment=True)
             if failures is not None and failures.limited:
-                return failures, _too_many(failures, "Too many invalid API keys from this address.")
+                return failures, _too_many(
+                    failures, "Too many invalid credentials from this address."
+                )
         usage = ratelimits.request_usage(request, identity, privileged)
         if usage is not None and usage.limited:
             return usage, _too_many(usage, "Request rate limit exceeded.")
@@ -55,7 +57,10 @@ class RateLimitMiddleware:
 
     @staticmethod
     def _identity(request: HttpRequest) -> tuple[str, bool, bool]:
-        """(counter identity, privileged, an invalid API key was sent)."""
+        """(counter identity, privileged, an invalid credential was sent).
+
+        The identity is a credential of this organization, after it authenticated; anything
+        else (no credential, a bad key or token, another org's credential) is the client IP."""
         schema = tenant_connection.schema_name
         ip = f"ip:{ratelimits.client_ip(request)}"
         if schema == get_public_schema_name():
@@ -76,10 +81,15 @@ class RateLimitMiddleware:
         if token is not None:
             try:
                 # simplejwt annotates its argument, the encoded JWT (a str), as a Token.
-                user_id = AccessToken(token).get("user_id")  # type: ignore[arg-type]
+                claims = AccessToken(token)  # type: ignore[arg-type]
             except TokenError:
-                return ip, False, False  # authentication answers 401
-            return f"{schema}:user:{user_id}", False, False
+                return ip, False, True  # authentication answers 401
+            if claims.get("org") != schema:
+                # Validly signed, but for another organization: user ids are per schema, so
+                # beta's user 4 must not spend alpha's user 4's budget. It counts against the
+                # caller's address, as the invalid credential it is here (401).
+                return ip, False, True
+            return f"{schema}:user:{claims.get('user_id')}", False, False
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return f"{schema}:user:{user.pk}", False, False

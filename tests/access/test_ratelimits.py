@@ -2,8 +2,10 @@
 brute-force guards; headers on every response."""
 
 import pytest
+from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.conftest import client_for, make_agent_key
+from access.roles import VIEWER
+from tests.conftest import client_for, make_agent_key, make_user, user_token
 
 
 @pytest.fixture
@@ -84,3 +86,48 @@ def test_disabled(org_a, small_limits):
     client = client_for(org_a, key=make_agent_key(org_a))
     assert all(client.get("/api/v1/projects").status_code == 200 for _ in range(8))
     assert "X-RateLimit-Limit" not in client.get("/api/v1/projects")
+
+
+def other_org_token(organization, user_id: int) -> str:
+    """A validly signed access JWT of ``organization`` naming ``user_id`` (beta's user 4)."""
+    token = AccessToken()
+    token["user_id"] = user_id
+    token["org"] = organization.schema_name
+    return str(token)
+
+
+def test_another_orgs_token_spends_only_the_callers_address(org_a, org_b, small_limits):
+    """Reproduced (issue #18, defect 2): beta's JWT on alpha's host spent the budget of
+    alpha's user with the same id, and alpha's own viewer then got 429."""
+    small_limits.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE = 100
+    alpha_viewer = make_user(org_a, "victim", VIEWER)
+    victim = client_for(org_a, token=user_token(org_a, alpha_viewer))
+    attacker = client_for(org_a, token=other_org_token(org_b, alpha_viewer.pk))
+    statuses = [
+        attacker.get("/api/v1/projects", REMOTE_ADDR="10.6.6.6").status_code for _ in range(6)
+    ]
+    assert statuses == [401, 401, 401, 401, 429, 429]  # the attacker's address: burst of 4
+    assert [victim.get("/api/v1/projects").status_code for _ in range(4)] == [200] * 4
+
+
+def test_another_orgs_token_counts_as_an_invalid_credential(org_a, org_b, small_limits):
+    attacker = client_for(org_a, token=other_org_token(org_b, 1))
+    statuses = [
+        attacker.get("/api/v1/projects", REMOTE_ADDR="10.7.7.7").status_code for _ in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert (
+        "invalid credentials"
+        in attacker.get("/api/v1/projects", REMOTE_ADDR="10.7.7.7").json()["detail"]
+    )
+
+
+def test_another_orgs_agent_key_spends_only_the_callers_address(org_a, org_b, small_limits):
+    small_limits.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE = 100
+    beta_key = make_agent_key(org_b, "beta-agent")
+    attacker = client_for(org_a, key=beta_key)
+    for _ in range(6):
+        attacker.get("/api/v1/projects", REMOTE_ADDR="10.8.8.8")
+    # the key's own budget in its own org is untouched
+    assert client_for(org_b, key=beta_key).get("/api/v1/projects").status_code == 200
+    assert client_for(org_b, key=beta_key).get("/api/v1/projects")["X-RateLimit-Remaining"] == "2"
