@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -91,7 +92,10 @@ def artifact_declare(
     file_paths: list[str] | None = None,
     requirements: dict[str, str] | None = None,
     metadata: dict | None = None,
+    now: datetime | None = None,
 ) -> DeclarationResult:
+    """Declare an artifact: conflict checks, the policy's decision (logged), the audit trail.
+    ``now`` is the decision's time (waivers in force then apply); tests move it."""
     paths, packages = normalize_content(
         file_paths=file_paths or [], requirements=requirements or {}
     )
@@ -108,7 +112,7 @@ def artifact_declare(
     )
     # Serialize declarations that touch the same line, paths or packages of this project.
     psmp.lock_scopes(project.id, psmp.declaration_scopes(artifact))
-    now = timezone.now()
+    now = now or timezone.now()
     policy = GovernancePolicy.load()
     expected = next_version(project.id, artifact_type)
     artifact.version = expected  # a stale or taken version is stored under the next free one

@@ -35,8 +35,12 @@ def check_can_grant(actor: Actor) -> None:
 
 
 def waivers_in_force(now: datetime) -> QuerySet[Waiver]:
-    """Waivers that apply at ``now``: created, not expired, not revoked."""
-    return Waiver.objects.filter(created_at__lte=now, expires_at__gt=now, revoked_at__isnull=True)
+    """Waivers that apply at ``now``: created, not expired, not revoked (by then)."""
+    return Waiver.objects.filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=now),
+        created_at__lte=now,
+        expires_at__gt=now,
+    )
 
 
 def waivers_by_status(status: str, now: datetime | None = None) -> QuerySet[Waiver]:
@@ -46,7 +50,7 @@ def waivers_by_status(status: str, now: datetime | None = None) -> QuerySet[Waiv
     if status == "expired":
         return Waiver.objects.filter(expires_at__lte=now, revoked_at__isnull=True)
     if status == "revoked":
-        return Waiver.objects.filter(revoked_at__isnull=False)
+        return Waiver.objects.filter(revoked_at__lte=now)
     raise ValueError(f"Unknown waiver status '{status}'.")
 
 
@@ -143,7 +147,7 @@ def waivers_expire(*, actor: Actor = SYSTEM, now: datetime | None = None) -> lis
     now = now or timezone.now()
     due = list(
         Waiver.objects.select_for_update(skip_locked=True)
-        .filter(Q(expires_at__lte=now), expiry_recorded=False, revoked_at__isnull=True)
+        .filter(expires_at__lte=now, expiry_recorded=False, revoked_at__isnull=True)
         .order_by("expires_at", "id")
     )
     for waiver in due:
