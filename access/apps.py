@@ -10,7 +10,9 @@ class AccessConfig(AppConfig):
     name = "access"
 
     def ready(self) -> None:
+        from access import receivers
         from access.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
         from access.role_permissions import role_permissions_after_migrate
 
         post_migrate.connect(role_permissions_after_migrate, sender=self)
+        receivers.connect()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from metaqore_site.governed import bookkeeping, governed
+
 
 class Agent(models.Model):
     """An automated worker known to the org; it authenticates with API keys."""
@@ -79,3 +81,35 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"
+
+
+# Governed tables (metaqore_site.governed). Django's own models of an org's schema are
+# classified here, at the bottom of the apps, by label.
+governed(Agent, service="access.keys.agent_key_create")
+governed(
+    AgentKey,
+    service="access.keys (agent_key_create/agent_key_revoke)",
+    bookkeeping_columns={"last_used_at": "stamped by authentication at most once a minute"},
+)
+governed(
+    "auth.User",
+    service="access.users (user_create/user_update/user_set_password/user_delete)",
+    bookkeeping_columns={"last_login": "stamped by Django on every sign-in (see auth.login)"},
+)
+governed("auth.Group", service="tenants.services.organization_ensure_roles (roles are fixed)")
+governed("auth.User_groups", service="access.users (roles_set/role_grant/role_revoke)")
+governed("auth.User_user_permissions", service="access.users.permissions_set")
+governed(
+    "auth.Group_permissions",
+    service="access.role_permissions.role_permissions_sync (derived from the role table)",
+)
+bookkeeping(
+    "auth.Permission", reason="Django's catalog of permission names, derived from the models"
+)
+bookkeeping("contenttypes.ContentType", reason="Django's catalog of models (derived)")
+bookkeeping("sessions.Session", reason="who is signed in; sign-ins are audited as auth.login")
+bookkeeping("admin.LogEntry", reason="Django admin's own history; the audit trail is compliance's")
+bookkeeping(
+    IdempotencyRecord,
+    reason="first responses of POSTs sent with an Idempotency-Key (kept 24 hours)",
+)

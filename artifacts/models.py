@@ -15,6 +15,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from metaqore_site.errors import GovernanceBypassError
+from metaqore_site.governed import governed
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -254,3 +255,8 @@ class Conflict(models.Model):
 
     def audit_context(self) -> dict[str, str]:
         return {"artifact_id": self.artifact_id}
+
+
+# Governed tables (metaqore_site.governed; the guard: artifacts' govern_table migration).
+governed(Artifact, service="artifacts.services (artifact_declare, artifact_transition, ...)")
+governed(Conflict, service="artifacts.services (conflict resolution: conflicts_resolve)")

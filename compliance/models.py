@@ -10,6 +10,7 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
+from metaqore_site.governed import bookkeeping
 from metaqore_site.ids import public_id
 
 GENESIS_HASH = "0" * 64  # the prev_hash of an organization's first event (seq 1)
@@ -22,6 +23,11 @@ STREAMED_EVENT_TYPES = (
     "routing.veto",
     "specialist.*",
     "policy.changed",
+    # Access control: who may do what, and who signed in (issue #17).
+    "user.*",
+    "role.*",
+    "auth.*",
+    "agent_key.*",
 )
 EVENTS_CHANNEL = "metaqore_events"  # NOTIFY channel; payload "<schema>:<seq>"
 
@@ -215,3 +221,10 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm} {self.key_id}"
+
+
+# The trail itself: append-only and hash-chained, guarded by its own triggers above.
+bookkeeping(AuditEvent, reason="the audit trail itself (append-only, hash-chained)")
+bookkeeping(AuditChainHead, reason="the head of the audit chain (moved by every append)")
+bookkeeping(AuditCheckpoint, reason="signed checkpoints of the trail (append-only, own triggers)")
+bookkeeping(SigningKey, reason="public keys that signed checkpoints (kept forever)")

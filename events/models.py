@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from metaqore_site.governed import bookkeeping, governed
 from metaqore_site.ids import public_id
 
 
@@ -82,3 +83,18 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} #{self.event_seq} {self.status}"
+
+
+# Governed tables (metaqore_site.governed; the guard: events' govern_table migration).
+governed(
+    Webhook,
+    service="events.webhooks (webhook_create/webhook_update/webhook_delete)",
+    bookkeeping_columns={
+        "last_seq": "the delivery cursor: the last event seq fanned out to this webhook",
+        "failing_since": "delivery health, set and cleared by the delivery worker",
+    },
+)
+bookkeeping(
+    WebhookDelivery,
+    reason="the delivery outbox and its attempt log (a copy of audit events being sent)",
+)

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from metaqore_site.governed import governed
 from metaqore_site.ids import public_id
 
 
@@ -246,3 +247,19 @@ class AdmissionDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id}: {self.outcome} ({self.artifact_id})"
+
+
+# Governed tables (metaqore_site.governed; the guard: governance's govern_table migration).
+governed(GovernancePolicy, service="governance.policy.policy_update")
+governed(Provider, service="governance.providers (provider_create/provider_update/...)")
+governed(PolicyRevision, service="governance.policy.policy_update (append-only revisions)")
+governed(
+    Waiver,
+    service="governance waivers (waiver_create/waiver_revoke)",
+    bookkeeping_columns={
+        "use_count": "how often the waiver was applied (each use is in its conflict's event)",
+        "last_used_at": "when the waiver was last applied",
+        "expiry_recorded": "whether the expiry was written to the trail",
+    },
+)
+governed(AdmissionDecision, service="artifacts.services (written with each declaration)")

@@ -19,6 +19,7 @@ from governance.models import SingletonPolicy
 from hmcp import rules
 from hmcp.defaults import policy_field_values
 from metaqore_site.errors import GovernanceBypassError
+from metaqore_site.governed import governed
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -412,3 +413,10 @@ class TrainingJob(ServiceOnlyState):
 
     def audit_context(self) -> dict[str, str]:
         return {"specialist_id": self.specialist.id, "purpose": self.purpose}
+
+
+# Governed tables (metaqore_site.governed; the guard: hmcp's govern_table migration).
+governed(Skill, service="hmcp.registry (skill_create/skill_update/skill_delete)")
+governed(HierarchyPolicy, service="hmcp.registry.hierarchy_policy_update")
+governed(Specialist, service="hmcp.services / hmcp.lifecycle (specialist_propose, ...)")
+governed(TrainingJob, service="hmcp.training (training_job_claim, ...)")

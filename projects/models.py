@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from metaqore_site.governed import governed
 from metaqore_site.ids import public_id
 
 
@@ -89,3 +90,8 @@ class Task(models.Model):
 
     def audit_target(self) -> dict[str, str]:
         return {"resource_type": "task", "resource_id": self.id, "project_id": self.project_id}
+
+
+# Governed tables (metaqore_site.governed; the guard: projects' govern_table migration).
+governed(Project, service="projects.services (project_create/project_update/project_delete)")
+governed(Task, service="projects.services (task_create/task_update/task_delete)")

@@ -13,6 +13,9 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from access.actors import actor_for_user
+from access.ratelimits import client_ip
+from access.users import user_audit
 from metaqore_site.api.openapi import error_response
 from metaqore_site.api.serializers import StrictCharField
 from metaqore_site.database import tenant_connection
@@ -37,6 +40,18 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
             trim_whitespace=False,
             style={"input_type": "password"},
         )
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        # A wrong password never gets here (auth.login_failed, from Django's signal).
+        assert self.user is not None  # validate() raised otherwise
+        user_audit(
+            "auth.token_issued",
+            self.user,
+            actor=actor_for_user(self.user),
+            payload={"kind": "jwt", "source_ip": client_ip(self.context["request"])},
+        )
+        return data
 
     @classmethod
     def get_token(cls, user):

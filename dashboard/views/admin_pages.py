@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 
 from access.keys import agent_key_create, agent_key_revoke
 from access.models import AgentKey
 from access.roles import ROLES
+from access.users import roles_set, user_create, user_update
 from dashboard.forms import AgentKeyForm, PolicyForm, UserForm
 from dashboard.views.base import DashboardPage
 from governance.models import GovernancePolicy, Provider
@@ -121,18 +119,30 @@ class UsersView(DashboardPage):
         if "set_roles" in request.POST:
             user = get_object_or_404(User, username=request.POST["set_roles"][:150])
             roles = [r for r in request.POST.getlist("roles") if r in ROLES]
-            user.groups.set(Group.objects.filter(name__in=roles))
-            messages.success(request, f"Roles of {user.username}: {', '.join(roles) or 'none'}.")
+            self.governed(
+                lambda: roles_set(user=user, roles=roles, actor=self.actor),
+                f"Roles of {user.username}: {', '.join(roles) or 'none'}.",
+            )
+            return redirect("dashboard:users")
+        if "set_active" in request.POST:
+            user = get_object_or_404(User, username=request.POST["set_active"][:150])
+            active = request.POST.get("active") == "true"
+            self.governed(
+                lambda: user_update(user=user, actor=self.actor, changes={"is_active": active}),
+                f"{user.username} is now {'active' if active else 'deactivated'}.",
+            )
             return redirect("dashboard:users")
         form = UserForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
         data = form.cleaned_data
-        if User.objects.filter(username=data["username"]).exists():
-            messages.error(request, f"User '{data['username']}' already exists.")
-            return redirect("dashboard:users")
-        with transaction.atomic():
-            user = User.objects.create_user(data["username"], "", data["password"], is_staff=True)
-            user.groups.set(Group.objects.filter(name__in=data["roles"]))
-        messages.success(request, f"User {user.username} created ({', '.join(data['roles'])}).")
+        self.governed(
+            lambda: user_create(
+                username=data["username"],
+                password=data["password"],
+                roles=data["roles"],
+                actor=self.actor,
+            ),
+            f"User {data['username']} created ({', '.join(data['roles'])}).",
+        )
         return redirect("dashboard:users")

@@ -82,9 +82,9 @@ def test_an_admin_edit_is_one_event_by_the_admin_user(org_a):
     user = get_user_model().objects.create_superuser("root", "", "pw-Secret-123")
     user.groups.add(Group.objects.get(name=ORG_ADMIN))
     project = Project.objects.create(name="Old name")
-    start = last_seq()
     client = Client(HTTP_HOST="alpha.localhost")
-    client.force_login(user)
+    client.force_login(user)  # auth.login: before the change measured
+    start = last_seq()
     response = client.post(
         f"/admin/projects/project/{admin_quote(project.pk)}/change/",
         {
@@ -217,9 +217,9 @@ def test_agent_key_orm_writes_are_audited(org_a):
 def test_admin_revoke_action_goes_through_the_service(org_a):
     user = get_user_model().objects.create_superuser("root", "", "pw-Secret-123")
     new = agent_key_create(agent_name="builder")
-    start = last_seq()
     client = Client(HTTP_HOST="alpha.localhost")
-    client.force_login(user)
+    client.force_login(user)  # auth.login: before the change measured
+    start = last_seq()
     response = client.post(
         "/admin/access/agentkey/",
         {"action": "revoke", "_selected_action": [new.record.pk]},

@@ -107,7 +107,7 @@ def test_stream_needs_a_credential_of_this_org(live, server_env):
         assert status == 401
         bad = {"Host": live.domain, "Authorization": "Bearer mq_not-a-key"}
         assert http("GET", f"{base}{stream_path(live)}", headers=bad)[0] == 401
-        query = stream_path(live, "event_types=auth.*")
+        query = stream_path(live, "event_types=organization.*")
         assert http("GET", f"{base}{query}", headers=headers(live))[0] == 400
 
 

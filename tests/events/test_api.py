@@ -61,7 +61,7 @@ def test_update_delete_and_their_events(admin, org_a):
         ({"url": "http://169.254.169.254/latest"}, "url"),
         ({"url": "http://127.0.0.1:8000/hook"}, "url"),
         ({"url": "ftp://example.com/"}, "url"),
-        ({"url": "https://ok.example.com/", "event_types": ["auth.*"]}, "event_types"),
+        ({"url": "https://ok.example.com/", "event_types": ["organization.*"]}, "event_types"),
         ({"url": "https://ok.example.com/", "event_types": "artifact.*"}, "event_types"),
         ({"url": "https://ok.example.com/", "secret": "short"}, "secret"),
         ({}, "url"),
@@ -129,7 +129,7 @@ def test_stream_needs_a_credential(org_a):
 
 @pytest.mark.parametrize(
     "query",
-    ["event_types=auth.*", "event_types=a%20b", "since=-1", "since=x", "project_id=a;b"],
+    ["event_types=organization.*", "event_types=a%20b", "since=-1", "since=x", "project_id=a;b"],
 )
 def test_stream_parameters_are_checked(agent_client, query):
     response = agent_client.get(f"{STREAM}?{query}")
@@ -252,7 +252,7 @@ def test_admin_saves_webhooks_through_the_service(django_admin, org_a):
     ("overrides", "error"),
     [
         ({"url": "http://169.254.169.254/"}, "metadata"),
-        ({"event_types": '["auth.*"]'}, "matches no live event"),
+        ({"event_types": '["organization.*"]'}, "matches no live event"),
         ({"secret": ""}, "secret"),
     ],
 )

@@ -134,7 +134,7 @@ def test_subscribe_since_replays_and_filters_by_project(live):
 @pytest.mark.parametrize(
     "message",
     [
-        {"action": "subscribe", "event_types": ["auth.*"]},
+        {"action": "subscribe", "event_types": ["organization.*"]},
         {"action": "subscribe", "event_types": "artifact.*"},
         {"action": "subscribe", "project_ids": [5]},
         {"action": "subscribe", "since": -1},

@@ -1,14 +1,13 @@
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
-from django.db import transaction
 
+from access.actors import cli_actor
 from access.roles import ROLES
+from access.users import UserError, user_create
 from tenants.management.org_command import OrgCommand, in_organization
 
 
 class Command(OrgCommand):
-    help = "Create a user of an organization with one of the four roles."
+    help = "Create a user of an organization with one of the four roles (audited: user.created)."
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -21,14 +20,16 @@ class Command(OrgCommand):
         )
 
     def handle(self, *args, org, username, password, role, email, superuser, **options):
-        User = get_user_model()
-        with in_organization(org), transaction.atomic():
-            if User.objects.filter(username=username).exists():
-                raise CommandError(f"User '{username}' already exists in '{org}'.")
-            if superuser:
-                user = User.objects.create_superuser(username, email, password)
-            else:
-                user = User.objects.create_user(username, email, password, is_staff=True)
-            group, _ = Group.objects.get_or_create(name=role)
-            user.groups.add(group)
+        with in_organization(org):
+            try:
+                user_create(
+                    username=username,
+                    password=password,
+                    email=email,
+                    roles=[role],
+                    is_superuser=superuser,
+                    actor=cli_actor(),
+                )
+            except UserError as exc:
+                raise CommandError(f"{str(exc).rstrip('.')} in '{org}'.") from exc
         self.stdout.write(self.style.SUCCESS(f"Created user '{username}' ({role}) in '{org}'."))

@@ -12,12 +12,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
+from access.actors import cli_actor
 from access.keys import agent_key_authenticate, agent_key_create
 from access.roles import ORG_ADMIN
+from access.users import role_grant, user_create, user_set_password
 from metaqore_site.embedded_db import default_data_dir
 from tenants.models import Organization
 from tenants.services import organization_create
@@ -71,12 +72,18 @@ class Command(BaseCommand):
         user = User.objects.filter(username=DEMO_USER).first()
         if user is None or not saved.get("password") or not user.check_password(saved["password"]):
             password = saved.get("password") or secrets.token_urlsafe(12)
+            actor = cli_actor()
             if user is None:
-                user = User.objects.create_superuser(DEMO_USER, "", password)
+                user = user_create(
+                    username=DEMO_USER,
+                    password=password,
+                    roles=[ORG_ADMIN],
+                    is_superuser=True,
+                    actor=actor,
+                )
             else:
-                user.set_password(password)
-                user.save(update_fields=["password"])
-            user.groups.add(Group.objects.get(name=ORG_ADMIN))
+                user_set_password(user=user, password=password, actor=actor)
+                role_grant(user=user, role=ORG_ADMIN, actor=actor)
             saved["password"] = password
         if not saved.get("agent_key") or agent_key_authenticate(saved["agent_key"]) is None:
             saved["agent_key"] = agent_key_create(
