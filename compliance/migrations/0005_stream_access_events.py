@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0003_webhooks_moved_to_events'),
+        ('compliance', '0004_checkpoints'),
     ]
 
     operations = [
