@@ -9,7 +9,8 @@ between the event loop and threads several times around the middleware, which co
 the CPU of a small request (and a DB connection per new thread). So plain HTTP goes to
 Django's WSGI handler on a fixed pool of threads (a2wsgi): one hand-off per request, threads
 and their pooled connections reused. ``/api/v1/events/stream`` (SSE) stays on the ASGI
-handler, and Channels serves WebSockets.
+handler, and Channels serves WebSockets. ``/mcp`` is the MCP server (metaqore_mcp), whose
+tools call the API in process.
 """
 
 import os
@@ -25,6 +26,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from events.websocket import websocket_urlpatterns  # noqa: E402
+from metaqore_mcp.http import MCP_PATHS, McpHttpApp  # noqa: E402
 
 # Paths answered by asynchronous views (long-lived streams): they need the ASGI handler.
 ASYNC_PATH_PREFIXES = ("/api/v1/events/",)
@@ -34,8 +36,14 @@ django_wsgi_application = WSGIMiddleware(
 )
 
 
+# The MCP server (Streamable HTTP): its tools call the API above in process.
+mcp_application = McpHttpApp(django_wsgi_application)
+
+
 async def http_application(scope, receive, send) -> None:
-    if scope["path"].startswith(ASYNC_PATH_PREFIXES):
+    if scope["path"] in MCP_PATHS:
+        await mcp_application(scope, receive, send)
+    elif scope["path"].startswith(ASYNC_PATH_PREFIXES):
         await django_asgi_application(scope, receive, send)
     else:
         await django_wsgi_application(scope, receive, send)

@@ -22,7 +22,7 @@ CLIENT_PACKAGE = ROOT / "clients" / "python"
 
 
 @pytest.fixture(scope="package")
-def server(django_db_setup, django_db_blocker):
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
     """(base URL, {name: credential}): agent keys coder, tester, studio (privileged), trainer;
     JWTs of an org_admin ("admin") and a compliance officer ("officer"). Org slug: client."""
     with django_db_blocker.unblock():
@@ -43,7 +43,8 @@ def server(django_db_setup, django_db_blocker):
             METAQORE_WEBHOOK_ALLOW_PRIVATE="true",
         )
         try:
-            with running_server(env, kind="gunicorn") as base:
+            log = tmp_path_factory.mktemp("server") / "server.log"  # read it when a test fails
+            with running_server(env, kind="gunicorn", log=log) as base:
                 yield base, keys
         finally:
             organization.delete(force_drop=True)
