@@ -9,6 +9,7 @@ from artifacts.models import Conflict
 from governance.models import GovernancePolicy, Provider
 from governance.provider_routing import canonical_policy
 from governance.providers import PROVIDER_FIELDS
+from governance.rules import ACTIONS, SEVERITIES
 from hmcp.models import HierarchyPolicy, Skill
 from hmcp.registry import POLICY_FIELDS, SKILL_FIELDS
 
@@ -126,3 +127,64 @@ class HierarchyPolicyForm(forms.ModelForm):
 class SpecialistMoveForm(forms.Form):
     to = forms.ChoiceField(choices=[("deprecated", "deprecate"), ("blocked", "block")])
     reason = forms.CharField(max_length=2000)
+
+
+def _names(text: str) -> list[str]:
+    """``a, b c`` → ``["a", "b", "c"]`` (commas or spaces separate entries)."""
+    return [item for item in text.replace(",", " ").split() if item]
+
+
+class MatchForm(forms.Form):
+    """What a rule or waiver matches; blank fields match everything."""
+
+    conflict_types = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="e.g. parallel_creation file_path_collision (blank or * for all)",
+    )
+    min_severity = forms.ChoiceField(
+        required=False, choices=[("", "any"), *[(s, s) for s in SEVERITIES]]
+    )
+    project_ids = forms.CharField(required=False, max_length=2000, help_text="proj_… ids")
+    artifact_types = forms.CharField(required=False, max_length=2000, help_text="globs, e.g. docs*")
+    agents = forms.CharField(required=False, max_length=2000, help_text="agent names")
+    paths = forms.CharField(required=False, max_length=2000, help_text="globs, e.g. src/*")
+
+    def match(self) -> dict:
+        data = self.cleaned_data
+        match: dict = {}
+        for name in ("conflict_types", "project_ids", "artifact_types", "agents", "paths"):
+            values = _names(data.get(name) or "")
+            if values and values != ["*"]:
+                match[name] = values
+        if data.get("min_severity"):
+            match["min_severity"] = data["min_severity"]
+        return match
+
+
+class RuleForm(MatchForm):
+    field_order = ["id", "action", "description"]
+
+    id = forms.SlugField(max_length=64, label="Rule id", help_text="e.g. no-parallel-code")
+    action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS], initial="dryrun")
+    description = forms.CharField(required=False, max_length=1000)
+
+    def rule(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "id": data["id"].lower(),
+            "description": data["description"],
+            "match": self.match(),
+            "action": data["action"],
+        }
+
+
+class WaiverForm(MatchForm):
+    field_order = ["justification", "expires_at"]
+
+    justification = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    expires_at = forms.DateTimeField(
+        label="Ends at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Required; at most the policy's max_waiver_days ahead.",
+    )

@@ -7,6 +7,7 @@ from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
 from dashboard.views.overview import OverviewView
 from dashboard.views.projects import ProjectDetailView, ProjectListView
 from dashboard.views.providers import ProviderDetailView, ProvidersView
+from dashboard.views.rules import DecisionsView, RulesView, WaiversView
 from dashboard.views.specialists import (
     HierarchyPolicyView,
     SkillDetailView,
@@ -32,6 +33,9 @@ urlpatterns = [
     path("audit/", AuditTrailView.as_view(), name="audit"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
     path("policy/", PolicyView.as_view(), name="policy"),
+    path("rules/", RulesView.as_view(), name="rules"),
+    path("waivers/", WaiversView.as_view(), name="waivers"),
+    path("decisions/", DecisionsView.as_view(), name="decisions"),
     path("keys/", AgentKeysView.as_view(), name="keys"),
     path("users/", UsersView.as_view(), name="users"),
     path("providers/", ProvidersView.as_view(), name="providers"),
