@@ -23,6 +23,7 @@ from access.users import (
     user_set_password,
     user_update,
 )
+from metaqore_site.badges import badge
 
 
 class AgentKeyInline(admin.TabularInline):
@@ -45,12 +46,22 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(AgentKey)
 class AgentKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "agent", "is_privileged", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "agent", "kind", "status", "created_at", "last_used_at")
     list_filter = ("is_privileged",)
     search_fields = ("prefix", "agent__name")
     list_select_related = ("agent",)
     actions = ["revoke"]
     readonly_fields = [f.name for f in AgentKey._meta.fields]
+
+    @admin.display(description="kind", ordering="is_privileged")
+    def kind(self, obj):
+        return badge("privileged", "escalated") if obj.is_privileged else "plain"
+
+    @admin.display(description="status")
+    def status(self, obj):
+        if obj.is_active:
+            return badge("active")
+        return badge("revoked" if obj.revoked_at else "expired", "archived")
 
     def has_add_permission(self, request):
         return False
@@ -102,6 +113,24 @@ class GovernedUserAdmin(UserAdmin):
     """Django's user admin, every write through ``access.users`` (one event per change)."""
 
     change_password_form = AuditedPasswordChangeForm
+    # Only a superuser hands out superuser status or single permissions; an org admin gives
+    # roles (the groups, whose permissions are access.role_permissions).
+    SUPERUSER_ONLY = ("is_superuser", "user_permissions")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f not in self.SUPERUSER_ONLY],
+                },
+            )
+            for name, options in fieldsets
+        ]
 
     def user_change_password(self, request, id, form_url=""):
         token = _password_actor.set(_admin_actor(request))

@@ -33,6 +33,9 @@ READ = (
     "artifacts.conflict",
     "governance.governancepolicy",
     "governance.provider",
+    "governance.policyrevision",
+    "governance.waiver",
+    "governance.admissiondecision",
     "hmcp.skill",
     "hmcp.hierarchypolicy",
     "hmcp.specialist",
@@ -61,9 +64,8 @@ _ADMIN = (
     | _grant(["access.agent"], VIEW)
     | _grant(["access.agentkey"], VIEW, CHANGE)  # revoked by an action; made in the dashboard
     | _grant(["hmcp.trainingjob"], CHANGE)  # re-queue expired leases
-    # Users and their roles change through the access services (audited) on the dashboard's
-    # Users page; Django's stock user admin would write them unaudited.
-    | _grant(["auth.user"], VIEW)
+    # Users and their roles change through access.users (audited) in the admin too.
+    | _grant(["auth.user"], *ALL)
     | _grant(["auth.group"], VIEW)  # the groups' permissions are this table, not hand edits
 )
 

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from access.actors import actor_for_user
 from artifacts import psmp, services
 from artifacts.models import Artifact, Conflict
+from metaqore_site.badges import badge, blocked_badge
 from metaqore_site.errors import GovernanceError
 
 
@@ -71,8 +72,8 @@ class ArtifactAdmin(admin.ModelAdmin):
         "project",
         "artifact_type",
         "version",
-        "state",
-        "is_blocked",
+        "state_badge",
+        "blocked",
         "created_by",
         "created_at",
     )
@@ -84,6 +85,14 @@ class ArtifactAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "version", "created_by", "is_blocked", "content_hash", "created_at")
     inlines = [ConflictInline]
     actions = ["archive_selected"]
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state)
+
+    @admin.display(description="blocked", ordering="is_blocked")
+    def blocked(self, obj):
+        return blocked_badge(obj.is_blocked)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -14,6 +14,7 @@ from events.webhooks import (
     webhook_update,
     webhook_url_check,
 )
+from metaqore_site.badges import badge
 
 
 class WebhookForm(forms.ModelForm):
@@ -62,11 +63,17 @@ class WebhookDeliveryInline(admin.TabularInline):
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     form = WebhookForm
-    list_display = ("id", "url", "active", "failing_since", "disabled_at", "last_seq")
+    list_display = ("id", "url", "status", "failing_since", "disabled_at", "last_seq")
     list_filter = ("active",)
     readonly_fields = ("created_by", "last_seq", "failing_since", "disabled_at", "disabled_reason")
     inlines = [WebhookDeliveryInline]
     actions = None
+
+    @admin.display(description="status", ordering="active")
+    def status(self, obj):
+        if obj.active:
+            return badge("failing", "high") if obj.failing_since else badge("active")
+        return badge("disabled", "critical") if obj.disabled_at else badge("paused", "archived")
 
     def save_model(self, request, obj, form, change):
         actor = actor_for_user(request.user)
@@ -89,12 +96,24 @@ class WebhookAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     """The delivery log: read-only (the worker writes it)."""
 
-    list_display = ("id", "webhook", "event_seq", "event_type", "status", "attempts")
+    list_display = (
+        "id",
+        "webhook",
+        "event_seq",
+        "event_type",
+        "status_badge",
+        "attempts",
+        "last_status_code",
+    )
     list_display_links = ("id",)
     list_filter = ("status",)
     list_select_related = ("webhook",)
     ordering = ("-event_seq",)
     actions = None
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status)
 
     def has_add_permission(self, request):
         return False

@@ -17,6 +17,7 @@ from governance.providers import (
     provider_update,
 )
 from governance.resolution import conflict_resolve
+from metaqore_site.badges import available_badge, badge
 from metaqore_site.errors import GovernanceError
 
 
@@ -75,8 +76,8 @@ class ConflictAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "conflict_type",
-        "severity",
-        "status",
+        "severity_badge",
+        "status_badge",
         "artifact",
         "project",
         "resolved_by",
@@ -87,6 +88,14 @@ class ConflictAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("artifact", "project")
     actions = [_resolve_action(strategy) for strategy in Conflict.RESOLUTION_STRATEGIES]
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, obj):
+        return badge(obj.severity)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Conflict._meta.fields]
@@ -106,12 +115,20 @@ class ConflictAdmin(admin.ModelAdmin):
 class ProviderAdmin(admin.ModelAdmin):
     """Model providers, saved and deleted through ``governance.providers`` (audited)."""
 
-    list_display = ("name", "kind", "available", "latency_ms", "capacity_score", "priority")
+    list_display = ("name", "kind_badge", "status", "latency_ms", "capacity_score", "priority")
     list_filter = ("kind", "available")
     search_fields = ("name",)
     fields = (*PROVIDER_FIELDS, "updated_at")
     readonly_fields = ("updated_at",)
     actions = None
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_badge(self, obj):
+        return badge(obj.kind)
+
+    @admin.display(description="status", ordering="available")
+    def status(self, obj):
+        return available_badge(obj.available)
 
     def get_readonly_fields(self, request, obj=None):
         return ("name", *self.readonly_fields) if obj else self.readonly_fields

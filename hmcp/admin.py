@@ -20,6 +20,7 @@ from hmcp.registry import (
 )
 from hmcp.services import specialist_transition
 from hmcp.training import training_jobs_requeue_expired
+from metaqore_site.badges import badge
 from metaqore_site.errors import GovernanceError
 
 
@@ -115,7 +116,7 @@ class SpecialistAdmin(admin.ModelAdmin):
         "id",
         "skill",
         "level",
-        "lifecycle",
+        "lifecycle_badge",
         "project",
         "invocations",
         "activation_score",
@@ -127,6 +128,10 @@ class SpecialistAdmin(admin.ModelAdmin):
     list_select_related = ("skill", "project")
     date_hierarchy = "created_at"
     actions = [_move_action("deprecated", "deprecated"), _move_action("blocked", "blocked")]
+
+    @admin.display(description="lifecycle", ordering="lifecycle")
+    def lifecycle_badge(self, obj):
+        return badge(obj.lifecycle)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Specialist._meta.fields]
@@ -148,7 +153,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
         "id",
         "specialist",
         "purpose",
-        "status",
+        "status_badge",
         "claimed_by",
         "lease_expires_at",
         "attempts",
@@ -158,6 +163,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
     search_fields = ("id", "specialist__id", "claimed_by")
     list_select_related = ("specialist", "specialist__skill")
     actions = ["requeue_expired"]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status)
 
     def has_add_permission(self, request):
         return False

@@ -211,3 +211,16 @@ def test_create_platform_admin(db):
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     assert client.get("/admin/tenants/organization/").status_code == 200
+
+
+def test_the_admin_wears_the_dashboards_look_and_states_are_badges(org_a, blocked):
+    client = staff_client("otto", COMPLIANCE_OFFICER)
+    page = client.get("/admin/artifacts/artifact/").content.decode()
+    assert "dashboard/theme.css" in page and "dashboard/admin.css" in page
+    assert "dark_mode.css" not in page  # one look: the dashboard has no dark variant
+    assert '<span class="badge badge-blocked">blocked</span>' in page
+    assert "icon-yes.svg" not in page and "icon-no.svg" not in page
+    conflicts = client.get("/admin/artifacts/conflict/").content.decode()
+    assert f'<span class="badge badge-{blocked.severity}">{blocked.severity}</span>' in conflicts
+    assert '<span class="badge badge-open">open</span>' in conflicts
+    assert 'href="/dashboard/"' in conflicts  # back to the dashboard
