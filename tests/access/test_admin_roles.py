@@ -224,3 +224,13 @@ def test_the_admin_wears_the_dashboards_look_and_states_are_badges(org_a, blocke
     assert f'<span class="badge badge-{blocked.severity}">{blocked.severity}</span>' in conflicts
     assert '<span class="badge badge-open">open</span>' in conflicts
     assert 'href="/dashboard/"' in conflicts  # back to the dashboard
+
+
+def test_an_org_admin_manages_users_but_hands_out_roles_not_superuser(org_a):
+    client = staff_client("ada", ORG_ADMIN)
+    page = client.get("/admin/auth/user/add/")
+    assert page.status_code == 200
+    viewer = get_user_model().objects.create_user("newbie", "", "pw-Secret-123", is_staff=True)
+    form = client.get(f"/admin/auth/user/{viewer.pk}/change/").content.decode()
+    assert 'name="groups"' in form
+    assert 'name="is_superuser"' not in form and 'name="user_permissions"' not in form
