@@ -3,7 +3,7 @@
 #
 #   bin/entrypoint.sh web       wait for the database, migrate, [demo org], exec gunicorn (ASGI)
 #   bin/entrypoint.sh migrate   wait for the database and migrate every schema, then exit
-#   bin/entrypoint.sh worker    wait for the database, exec the webhook delivery worker
+#   bin/entrypoint.sh worker    wait for the database, exec a background worker (jobs, schedules)
 #   bin/entrypoint.sh <cmd…>    anything else is exec'd as is (e.g. python manage.py shell)
 #
 # Environment: DATABASE_URL (required in containers), METAQORE_DB_WAIT_SECONDS (60),
@@ -66,7 +66,7 @@ case "$command" in
     ;;
   worker)
     wait_for_database
-    exec "$PYTHON" manage.py run_webhook_worker
+    exec "$PYTHON" manage.py run_worker
     ;;
   *)
     exec "$@"

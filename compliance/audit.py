@@ -51,6 +51,19 @@ _BEFORE = "_compliance_before"
 _slugs: dict[str, str] = {}
 
 
+# Called with every appended event, inside the caller's transaction, after the append (so what
+# they write commits or rolls back with the event). Higher apps register from their
+# AppConfig.ready(): events queues the webhook deliveries of live events this way.
+EventHook = Callable[[AuditEvent], object]
+_event_hooks: list[EventHook] = []
+
+
+def on_audit_event(hook: EventHook) -> None:
+    """Register ``hook(event)``, run for each event in the transaction that appends it."""
+    if hook not in _event_hooks:
+        _event_hooks.append(hook)
+
+
 class AuditUnavailable(RuntimeError):
     """audit_record was called outside an organization's schema."""
 
@@ -176,6 +189,8 @@ def audit_record(
     event = AuditEvent(**values)
     event._state.adding = False
     event._state.db = connection.alias
+    for hook in _event_hooks:
+        hook(event)
     return event
 
 

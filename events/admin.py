@@ -7,13 +7,8 @@ from django.contrib import admin
 from access.actors import actor_for_user
 from events.events import EventFilterError, parse_globs
 from events.models import Webhook, WebhookDelivery
-from events.webhooks import (
-    UnsafeWebhookURL,
-    webhook_create,
-    webhook_delete,
-    webhook_update,
-    webhook_url_check,
-)
+from events.ssrf import UnsafeWebhookURL, webhook_url_check
+from events.webhooks import webhook_create, webhook_delete, webhook_update
 from metaqore_site.badges import badge
 
 

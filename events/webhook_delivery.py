@@ -1,21 +1,20 @@
-"""Delivering webhooks: the outbox (the audit trail) → one delivery row per event and webhook
-→ a signed JSON POST, at least once, in seq order, with exponential backoff.
+"""Delivering one webhook delivery: a signed JSON POST, its outcome recorded, the retry decided.
 
-One pass (``webhooks_run_once``), for each active webhook of each organization:
+Each live event that matches an active webhook becomes a ``WebhookDelivery`` row and a job
+(``events.tasks.deliver_webhook``), both written in the event's transaction: a rolled-back
+change delivers nothing, a committed one is never lost. The job runs ``delivery_send``:
 
-1. enqueue: the webhook's cursor (``last_seq``) moves over the new live events of the audit
-   trail; each one matching its patterns becomes a pending ``WebhookDelivery`` (unique per
-   webhook and seq, so a pass that crashes half-way enqueues nothing twice);
-2. deliver: the oldest pending delivery is POSTed; on success the next one follows, on
-   failure it is retried after 1 s, 4 s, 16 s, … 1 h (10 attempts at most, then it is marked
-   failed and the next one goes). Later deliveries wait behind a failing one: the receiver
-   sees events in seq order. A webhook that has been failing for 24 h is disabled, and a
-   ``webhook.disabled`` audit event says so.
+- success (2xx): the delivery is ``delivered``;
+- failure (another status, a timeout, a refused address): the attempt is recorded and the job
+  is retried after 1 s, 4 s, 16 s, … 1 h (``METAQORE_WEBHOOK_RETRY_SECONDS`` x 4^n), up to
+  ``METAQORE_WEBHOOK_MAX_ATTEMPTS`` (10) attempts; then the delivery is ``failed`` and the job
+  ends ``failed`` (the dead letters, retried from the dashboard's Jobs page);
+- a webhook failing for 24 h is disabled (``webhook.disabled`` audit event); its deliveries
+  wait, and are queued again (with the events missed meanwhile) when it is re-activated.
 
-Each attempt runs in its own short transaction holding the webhook's row lock (``SKIP
-LOCKED``), so several workers can run side by side without sending one event twice at once.
-Receivers must still expect duplicates (a crash after the POST and before the commit): the
-``X-MetaQore-Delivery`` id is stable across retries.
+A webhook's jobs share one queue lock: they run one at a time, in seq order, and a later event
+waits while an earlier one is retried. At least once: a worker killed after the POST and before
+the commit sends it again, with the same ``X-MetaQore-Delivery`` id (receivers drop duplicates).
 """
 
 from __future__ import annotations
@@ -25,42 +24,43 @@ import hmac
 import json
 import logging
 import time
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate.jobs import Job
 
 from access.actors import Actor
 from compliance.audit import audit_record
 from compliance.chain import format_timestamp
-from compliance.models import AuditEvent
-from events.events import EventFilter, event_message, streamed_events_after
+from compliance.models import AuditChainHead, AuditEvent
+from events.events import event_message
 from events.models import Webhook, WebhookDelivery
-from events.webhooks import WebhookError, webhook_url_check
+from events.ssrf import WebhookError, webhook_url_check
 from metaqore_site.governed import mark_audited
-from tenants.models import Organization
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
-BACKOFF_FIRST = 1  # seconds before the 2nd attempt
 BACKOFF_FACTOR = 4
 BACKOFF_MAX = 3600
 DISABLE_AFTER = timedelta(hours=24)
-ENQUEUE_BATCHES = 10  # read at most this many batches of events per webhook and pass
-DELIVERIES_PER_PASS = 100  # per webhook
 WORKER = Actor(kind="system", name="webhook-worker")
 USER_AGENT = f"MetaQore-Webhooks/{settings.VERSION}"
 
 
+def max_attempts() -> int:
+    return max(1, settings.METAQORE_WEBHOOK_MAX_ATTEMPTS)
+
+
 def backoff_delay(attempts: int) -> timedelta:
-    """Wait after the ``attempts``-th failed attempt: 1 s, 4 s, 16 s, 64 s, … capped at 1 h."""
-    return timedelta(seconds=min(BACKOFF_FIRST * BACKOFF_FACTOR ** (attempts - 1), BACKOFF_MAX))
+    """Wait after the ``attempts``-th failed attempt: 1 s, 4 s, 16 s, 64 s, … capped at 1 h
+    (the first wait is ``METAQORE_WEBHOOK_RETRY_SECONDS``)."""
+    first = settings.METAQORE_WEBHOOK_RETRY_SECONDS
+    return timedelta(seconds=min(first * BACKOFF_FACTOR ** (attempts - 1), BACKOFF_MAX))
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -70,59 +70,6 @@ def signature(secret: str, body: bytes) -> str:
 
 def delivery_body(event: AuditEvent) -> bytes:
     return json.dumps(event_message(event), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-@dataclass
-class PassResult:
-    enqueued: int = 0
-    delivered: int = 0
-    failed_attempts: int = 0
-    disabled: int = 0
-
-    def add(self, other: PassResult) -> None:
-        self.enqueued += other.enqueued
-        self.delivered += other.delivered
-        self.failed_attempts += other.failed_attempts
-        self.disabled += other.disabled
-
-
-def _locked_webhook(webhook_id: str) -> Webhook | None:
-    return (
-        Webhook.objects.select_for_update(skip_locked=True)
-        .filter(pk=webhook_id, active=True)
-        .first()
-    )
-
-
-def deliveries_enqueue(webhook_id: str) -> int:
-    """Queue the live events after the webhook's cursor that match its patterns."""
-    queued = 0
-    for _ in range(ENQUEUE_BATCHES):
-        with transaction.atomic():
-            webhook = _locked_webhook(webhook_id)
-            if webhook is None:
-                return queued
-            batch = streamed_events_after(
-                webhook.last_seq, EventFilter(event_types=tuple(webhook.event_types))
-            )
-            WebhookDelivery.objects.bulk_create(
-                [
-                    WebhookDelivery(
-                        webhook=webhook,
-                        event_seq=event["seq"],
-                        event_id=event["id"],
-                        event_type=event["type"],
-                    )
-                    for event in batch.events
-                ],
-                ignore_conflicts=True,
-            )
-            if batch.cursor != webhook.last_seq:
-                Webhook.objects.filter(pk=webhook.pk).update(last_seq=batch.cursor)
-            queued += len(batch.events)
-        if not batch.more:
-            break
-    return queued
 
 
 def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -175,7 +122,7 @@ def _attempt(client: httpx.Client, webhook: Webhook, delivery: WebhookDelivery) 
             "error": error[:500],
             "duration_ms": round((time.perf_counter() - started) * 1000),
         },
-    ][-MAX_ATTEMPTS:]
+    ][-max_attempts() :]
     if not error:
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = now
@@ -183,7 +130,7 @@ def _attempt(client: httpx.Client, webhook: Webhook, delivery: WebhookDelivery) 
         if webhook.failing_since is not None:
             Webhook.objects.filter(pk=webhook.pk).update(failing_since=None)
     else:
-        if delivery.attempts >= MAX_ATTEMPTS:
+        if delivery.attempts >= max_attempts():
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
         else:
@@ -195,13 +142,21 @@ def _attempt(client: httpx.Client, webhook: Webhook, delivery: WebhookDelivery) 
     return not error
 
 
+def chain_head_seq() -> int:
+    """The seq of the current org's last event (a webhook that stops receiving remembers it)."""
+    return AuditChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+
+
 def webhook_disable(*, webhook: Webhook, reason: str, actor: Actor | str = WORKER) -> None:
     """Deactivate a failing webhook (in the caller's transaction) and say so in the trail."""
     now = timezone.now()
     webhook.active = False
     webhook.disabled_at = now
     webhook.disabled_reason = reason[:300]
-    mark_audited(webhook).save(update_fields=["active", "disabled_at", "disabled_reason"])
+    webhook.last_seq = chain_head_seq()
+    mark_audited(webhook).save(
+        update_fields=["active", "disabled_at", "disabled_reason", "last_seq"]
+    )
     audit_record(
         event_type="webhook.disabled",
         actor=actor,
@@ -218,60 +173,77 @@ def webhook_disable(*, webhook: Webhook, reason: str, actor: Actor | str = WORKE
     )
 
 
-def deliveries_send(webhook_id: str, client: httpx.Client) -> PassResult:
-    """Send the webhook's due deliveries in seq order, until one fails or none is due."""
-    result = PassResult()
-    for _ in range(DELIVERIES_PER_PASS):
-        with transaction.atomic():
-            webhook = _locked_webhook(webhook_id)
-            if webhook is None:
-                break
-            delivery = (
-                webhook.deliveries.filter(status=WebhookDelivery.Status.PENDING)
-                .order_by("event_seq")
-                .first()
-            )
-            if delivery is None:
-                break
-            if delivery.next_attempt_at and delivery.next_attempt_at > timezone.now():
-                break  # the oldest waits for its retry, and the others behind it
-            if _attempt(client, webhook, delivery):
-                result.delivered += 1
-                continue
-            result.failed_attempts += 1
-            assert webhook.failing_since is not None  # set by the failed _attempt()
-            if timezone.now() - webhook.failing_since >= DISABLE_AFTER:
-                webhook_disable(
-                    webhook=webhook,
-                    reason=(
-                        f"failing since {format_timestamp(webhook.failing_since)}: "
-                        f"{delivery.last_error}"
-                    ),
-                )
-                result.disabled += 1
-            break
-    return result
-
-
 def http_client() -> httpx.Client:
     return httpx.Client(
         timeout=settings.METAQORE_WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
     )
 
 
-def webhooks_run_once(*, organizations: list[str] | None = None) -> PassResult:
-    """One pass over every active webhook of every organization (or of ``organizations``)."""
-    orgs = Organization.objects.order_by("slug")
-    if organizations is not None:
-        orgs = orgs.filter(slug__in=organizations)
-    result = PassResult()
-    with http_client() as client:
-        for schema in orgs.values_list("schema_name", flat=True):
-            with schema_context(schema):
-                for webhook_id in Webhook.objects.filter(active=True).values_list("pk", flat=True):
-                    try:
-                        result.enqueued += deliveries_enqueue(webhook_id)
-                        result.add(deliveries_send(webhook_id, client))
-                    except Exception:  # one broken webhook must not stop the others
-                        logger.exception("Webhook %s in %s failed", webhook_id, schema)
-    return result
+class DeliveryFailed(Exception):
+    """The attempt failed; the job is retried at ``retry_at``."""
+
+    def __init__(self, delivery_id: str, error: str, retry_at: datetime):
+        super().__init__(f"{delivery_id}: {error}; next attempt at {format_timestamp(retry_at)}")
+        self.retry_at = retry_at
+
+
+class DeliveryGivenUp(Exception):
+    """The last attempt failed: the delivery is ``failed`` and its job a dead letter."""
+
+
+class DeliveryRetry(BaseRetryStrategy):
+    """When the job of a failed attempt runs again: at the delivery's ``next_attempt_at``.
+    Other errors (database unreachable, a bug) are retried on the same backoff, as long as
+    attempts remain; then the job fails (a dead letter, its delivery still pending)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, DeliveryGivenUp):
+            return None
+        if isinstance(exception, DeliveryFailed):
+            return RetryDecision(retry_at=exception.retry_at)
+        runs = job.attempts + 1
+        if runs >= max_attempts():
+            return None
+        return RetryDecision(retry_at=timezone.now() + backoff_delay(runs))
+
+
+def delivery_send(delivery_id: str) -> str:
+    """One attempt at a delivery (the job's body), in the current org's schema. Returns what
+    happened; raises ``DeliveryFailed`` (retry) or ``DeliveryGivenUp`` after committing the
+    attempt's record. A delivered, deleted or inactive webhook's delivery is left as it is."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("webhook")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
+            return "being sent by another worker" if exists else "gone (webhook deleted)"
+        if delivery.status == WebhookDelivery.Status.DELIVERED:
+            return "already delivered"
+        webhook = delivery.webhook
+        if not webhook.active:
+            return "webhook inactive: waits for its re-activation"
+        with http_client() as client:
+            if _attempt(client, webhook, delivery):
+                return "delivered"
+        assert webhook.failing_since is not None  # set by the failed _attempt()
+        disabled = timezone.now() - webhook.failing_since >= DISABLE_AFTER
+        if disabled:
+            webhook_disable(
+                webhook=webhook,
+                reason=(
+                    f"failing since {format_timestamp(webhook.failing_since)}: "
+                    f"{delivery.last_error}"
+                ),
+            )
+    if disabled:
+        return "failed; webhook disabled"
+    if delivery.status == WebhookDelivery.Status.FAILED:
+        raise DeliveryGivenUp(
+            f"{delivery.id}: {delivery.last_error} (attempt {delivery.attempts}, the last)"
+        )
+    assert delivery.next_attempt_at is not None
+    raise DeliveryFailed(delivery.id, delivery.last_error, delivery.next_attempt_at)

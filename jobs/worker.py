@@ -1,20 +1,22 @@
 """Running the worker, and recovering the jobs of workers that died (stalled-job recovery).
 
 The worker fetches jobs through a pool of its own (``PsycopgConnector``: LISTEN/NOTIFY
-wake-ups, heartbeats); the tasks it runs use Django's connection as everywhere else, so a job
-that enqueues another does so in its own transaction (``jobs.queue.enqueue``).
+wake-ups, heartbeats, periodic deferrals); the tasks it runs use Django's connection as
+everywhere else, and ``jobs.queue.enqueue`` always writes through Django's connection, so a job
+that enqueues another does so in its own transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from procrastinate import App, sql
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
-from procrastinate.psycopg_connector import PsycopgConnector
 from procrastinate.utils import utcnow
 
 from jobs.queue import transactional_manager
@@ -22,11 +24,20 @@ from jobs.queue import transactional_manager
 logger = logging.getLogger(__name__)
 
 
-def worker_app() -> App:
-    """The Django app's tasks and schedules, served through a connector fit for a worker."""
+@contextmanager
+def worker_app(*, schedules: bool = True) -> Iterator[App]:
+    """The Django app, its connector swapped for one fit for a worker (a pool of its own,
+    LISTEN/NOTIFY) while the block runs; ``schedules=False`` leaves the periodic jobs out."""
     connector = DjangoConnector(alias="default").get_worker_connector()
-    assert isinstance(connector, PsycopgConnector)
-    return app.with_connector(connector)
+    registry = app.periodic_registry
+    saved = registry.periodic_tasks
+    if not schedules:
+        registry.periodic_tasks = {}
+    try:
+        with app.replace_connector(connector) as worker:
+            yield worker
+    finally:
+        registry.periodic_tasks = saved
 
 
 def worker_options(

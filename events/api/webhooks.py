@@ -10,7 +10,8 @@ from rest_framework.response import Response
 
 from access.permissions import action_permission
 from events.models import Webhook, WebhookDelivery
-from events.webhooks import WebhookError, webhook_create, webhook_delete, webhook_update
+from events.ssrf import WebhookError
+from events.webhooks import webhook_create, webhook_delete, webhook_update
 from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from metaqore_site.api.viewsets import GovernedViewSet
 

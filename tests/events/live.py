@@ -176,23 +176,30 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    started: float = 0.0  # time.monotonic() when the request arrived
+    answered: float = 0.0  # … and when it was answered (0: never, e.g. the caller died)
 
 
 class Receiver:
     """An HTTP server on 127.0.0.1 recording POSTs; answers the statuses queued in
-    ``statuses`` (then 200)."""
+    ``statuses`` (then 200), each after the delay queued in ``delays`` (then at once)."""
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
+        self.delays: list[float] = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                received = Received(self.path, dict(self.headers.items()), body, time.monotonic())
+                receiver.requests.append(received)
+                delay = receiver.delays.pop(0) if receiver.delays else 0
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                time.sleep(delay)
+                received.answered = time.monotonic()
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -203,6 +210,7 @@ class Receiver:
 
         self.port = free_port()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.handle_error = lambda *args: None  # type: ignore[method-assign]  # a caller killed mid-request
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -1,7 +1,10 @@
-"""Webhook delivery: signature, retries with backoff, order, giving up, disabling, SSRF.
+"""Webhook delivery on the job queue: signature, retries with backoff, order, giving up,
+disabling and re-activating, SSRF at delivery time, nothing for a rolled-back event.
 
-A receiver runs on 127.0.0.1 (hence METAQORE_WEBHOOK_ALLOW_PRIVATE in these tests); time is
-simulated by moving ``next_attempt_at`` / ``failing_since`` into the past, never by sleeping.
+A receiver runs on 127.0.0.1 (hence METAQORE_WEBHOOK_ALLOW_PRIVATE in these tests). A real
+worker runs the due jobs in this process (``run_worker --once``, its own connections); time is
+simulated by making scheduled retries due now, never by sleeping. Real worker processes, kill -9
+included, are in tests/events/test_webhook_worker.py.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from access.actors import Actor
+from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
 from events.models import Webhook, WebhookDelivery
-from events.webhook_delivery import MAX_ATTEMPTS, backoff_delay, webhooks_run_once
-from events.webhooks import UnsafeWebhookURL, webhook_create, webhook_url_check
+from events.ssrf import UnsafeWebhookURL, webhook_url_check
+from events.webhook_delivery import backoff_delay
+from events.webhooks import webhook_create, webhook_update
+from projects.models import Project
 from tests.events.live import Receiver, committed
+from tests.jobs.worker import queue_clear, queue_rows
 
 ADMIN = Actor(kind="user", name="root", roles=frozenset({"org_admin"}))
 SECRET = "a-very-secret-signing-key"
@@ -52,7 +59,9 @@ def in_live(live, func):
 
 @pytest.fixture
 def hook(live, receiver, allow_private):
-    """A webhook of the live org pointing at the receiver (deleted afterwards)."""
+    """A webhook of the live org pointing at the receiver (deleted afterwards), on an empty
+    queue."""
+    queue_clear()
     webhook = in_live(
         live,
         lambda: webhook_create(
@@ -61,10 +70,12 @@ def hook(live, receiver, allow_private):
     )
     yield webhook
     in_live(live, lambda: Webhook.objects.filter(pk=webhook.pk).delete())
+    queue_clear()
 
 
-def run_worker(live):
-    return committed(lambda: webhooks_run_once(organizations=[live.organization.slug]))
+def run_worker() -> None:
+    """A real worker runs every job that is due, then stops."""
+    committed(lambda: call_command("run_worker", "--once", "--concurrency", "1"))
 
 
 def deliveries(live, hook) -> list[WebhookDelivery]:
@@ -77,21 +88,36 @@ def webhook(live, hook) -> Webhook:
     return in_live(live, lambda: Webhook.objects.get(pk=hook.pk))
 
 
-def make_due(live, **changes) -> None:
-    """Move pending retries (and anything else given) into the past."""
-    past = timezone.now() - timedelta(seconds=1)
-    in_live(
-        live,
-        lambda: WebhookDelivery.objects.filter(status="pending").update(
-            next_attempt_at=past, **changes
-        ),
-    )
+def jobs(hook) -> list[tuple[str, int, str]]:
+    """(status, attempts, delivery id) of the hook's delivery jobs, in queue order."""
+    return [
+        (status, attempts, delivery_id)
+        for status, attempts, delivery_id in queue_rows(
+            "SELECT status, attempts, args->>'delivery_id' FROM procrastinate_jobs "
+            "WHERE task_name = 'events.deliver_webhook' AND lock LIKE %s ORDER BY id",
+            [f"%:{hook.pk}"],
+        )
+    ]
+
+
+def make_due() -> None:
+    """Scheduled retries become due now (as if their wait had passed)."""
+
+    def due():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET scheduled_at = now() "
+                "WHERE status = 'todo' AND scheduled_at > now()"
+            )
+
+    committed(due)
 
 
 def test_signed_post_with_event_and_delivery_headers(live, hook, receiver):
     declared = live.declare("hooked").artifact.id
-    result = run_worker(live)
-    assert (result.enqueued, result.delivered) == (1, 1)
+    [delivery] = deliveries(live, hook)
+    assert jobs(hook) == [("todo", 0, delivery.id)]  # queued with the event, committed with it
+    run_worker()
     [request] = receiver.requests
     [delivery] = deliveries(live, hook)
     expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
@@ -107,26 +133,48 @@ def test_signed_post_with_event_and_delivery_headers(live, hook, receiver):
     )
     assert body["organization"] == live.organization.slug
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
-    # Only the subscribed type: the conflict events of the same declaration are not queued.
-    assert run_worker(live).enqueued == 0
+    assert jobs(hook) == [("succeeded", 1, delivery.id)]
+    # Only the subscribed type: the other events of the declaration made no delivery.
+    run_worker()
+    assert len(receiver.requests) == 1
+
+
+def test_an_event_rolled_back_queues_nothing(live, hook, receiver):
+    class Abort(Exception):
+        pass
+
+    def declare_in_a_rolled_back_transaction():
+        connection.set_tenant(live.organization)
+        try:
+            with transaction.atomic():
+                project = Project.objects.get(pk=live.project_id)
+                artifact_declare(actor=ADMIN, project=project, artifact_type="rolled-back", data={})
+                assert WebhookDelivery.objects.filter(webhook=hook).count() == 1
+                raise Abort
+        except Abort:
+            pass
+
+    committed(declare_in_a_rolled_back_transaction)
+    assert deliveries(live, hook) == [] and jobs(hook) == []
+    run_worker()
+    assert receiver.requests == []
 
 
 def test_retry_after_a_500_with_backoff(live, hook, receiver):
     receiver.statuses = [500]
     live.declare("retried")
     before = timezone.now()
-    result = run_worker(live)
-    assert (result.delivered, result.failed_attempts) == (0, 1)
+    run_worker()
     [delivery] = deliveries(live, hook)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
     assert delivery.last_error == "HTTP 500"
     wait = delivery.next_attempt_at - before
     assert timedelta(seconds=1) <= wait < timedelta(seconds=2)
-    # Not due yet: nothing is sent.
-    assert run_worker(live).delivered == 0
+    assert jobs(hook) == [("todo", 1, delivery.id)]  # the job waits for its retry
+    run_worker()  # not due yet: nothing is sent
     assert len(receiver.requests) == 1
-    make_due(live)
-    assert run_worker(live).delivered == 1
+    make_due()
+    run_worker()
     [delivery] = deliveries(live, hook)
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert [r["status_code"] for r in delivery.responses] == [500, 200]
@@ -138,10 +186,11 @@ def test_retry_after_a_500_with_backoff(live, hook, receiver):
 def test_events_arrive_in_seq_order_behind_a_failing_one(live, hook, receiver):
     receiver.statuses = [503]
     declared = [live.declare(f"ordered-{i}").artifact.id for i in range(3)]
-    run_worker(live)
+    run_worker()
     assert len(receiver.requests) == 1  # the others wait behind the failed first one
-    make_due(live)
-    assert run_worker(live).delivered == 3
+    make_due()
+    run_worker()
+    assert [d.status for d in deliveries(live, hook)] == ["delivered"] * 3
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert [b["resource_id"] for b in bodies] == [declared[0], *declared]
     seqs = [b["seq"] for b in bodies[1:]]
@@ -149,32 +198,36 @@ def test_events_arrive_in_seq_order_behind_a_failing_one(live, hook, receiver):
 
 
 def test_backoff_schedule():
-    delays = [backoff_delay(n).total_seconds() for n in range(1, MAX_ATTEMPTS)]
+    delays = [backoff_delay(n).total_seconds() for n in range(1, 10)]
     assert delays == [1, 4, 16, 64, 256, 1024, 3600, 3600, 3600]
 
 
-def test_a_delivery_is_given_up_after_ten_attempts_and_the_next_goes(live, hook, receiver):
+def test_a_delivery_is_given_up_after_the_last_attempt_and_the_next_goes(
+    live, hook, receiver, settings
+):
+    settings.METAQORE_WEBHOOK_MAX_ATTEMPTS = 2
     receiver.statuses = [500] * 2
     live.declare("doomed")
     live.declare("next")
-    run_worker(live)
-    make_due(live, attempts=MAX_ATTEMPTS - 1)
-    run_worker(live)  # the 10th attempt fails: given up
+    run_worker()
+    make_due()
+    run_worker()  # the 2nd attempt fails: given up, and the next one goes
     doomed, following = deliveries(live, hook)
-    assert following.status == "pending"
-    assert (doomed.status, doomed.attempts, doomed.next_attempt_at) == ("failed", 10, None)
-    run_worker(live)
-    assert deliveries(live, hook)[1].status == "delivered"
+    assert (doomed.status, doomed.attempts, doomed.next_attempt_at) == ("failed", 2, None)
+    assert following.status == "delivered"
+    assert jobs(hook) == [("failed", 2, doomed.id), ("succeeded", 1, following.id)]
 
 
-def test_a_webhook_failing_for_24_hours_is_disabled_with_an_event(live, hook, receiver):
+def test_a_webhook_failing_for_24_hours_is_disabled_and_resumes_when_reactivated(
+    live, hook, receiver
+):
     receiver.statuses = [500, 500]
     live.declare("down")
-    run_worker(live)
+    run_worker()
     day_ago = timezone.now() - timedelta(hours=24, minutes=1)
     in_live(live, lambda: Webhook.objects.filter(pk=hook.pk).update(failing_since=day_ago))
-    make_due(live)
-    assert run_worker(live).disabled == 1
+    make_due()
+    run_worker()
     disabled = webhook(live, hook)
     assert not disabled.active and disabled.disabled_at is not None
     assert "HTTP 500" in disabled.disabled_reason
@@ -183,37 +236,38 @@ def test_a_webhook_failing_for_24_hours_is_disabled_with_an_event(live, hook, re
         lambda: AuditEvent.objects.get(event_type="webhook.disabled", resource_id=hook.pk),
     )
     assert event.actor == "system" and event.payload["pending_deliveries"] == 1
-    # Disabled: nothing more is sent, even when due.
-    make_due(live)
-    run_worker(live)
+    # Disabled: nothing more is queued or sent.
+    live.declare("while-down")
+    make_due()
+    run_worker()
     assert len(receiver.requests) == 2
+    # Re-activated: the pending delivery, then the event it missed, in order.
+    in_live(live, lambda: webhook_update(webhook=disabled, actor=ADMIN, changes={"active": True}))
+    run_worker()
+    bodies = [json.loads(r.body) for r in receiver.requests[2:]]
+    assert [b["type"] for b in bodies] == ["artifact.declared"] * 2
+    assert [b["seq"] for b in bodies] == sorted(b["seq"] for b in bodies)
+    assert [d.status for d in deliveries(live, hook)] == ["delivered", "delivered"]
 
 
 def test_a_success_clears_the_failure_clock(live, hook, receiver):
     receiver.statuses = [500]
     live.declare("flaky")
-    run_worker(live)
+    run_worker()
     assert webhook(live, hook).failing_since is not None
-    make_due(live)
-    run_worker(live)
+    make_due()
+    run_worker()
     assert webhook(live, hook).failing_since is None
 
 
 def test_private_addresses_are_refused_at_delivery_time(live, hook, receiver, settings):
     settings.METAQORE_WEBHOOK_ALLOW_PRIVATE = False
     live.declare("guarded")
-    run_worker(live)
+    run_worker()
     assert receiver.requests == []
     [delivery] = deliveries(live, hook)
     assert delivery.status == "pending" and delivery.last_status_code is None
     assert delivery.last_error.startswith("refused: 127.0.0.1 is a loopback address")
-
-
-def test_the_command_makes_one_pass(live, hook, receiver, capsys):
-    live.declare("commanded")
-    committed(lambda: call_command("run_webhook_worker", "--once", "--org", live.organization.slug))
-    assert "1 delivered" in capsys.readouterr().out
-    assert len(receiver.requests) == 1
 
 
 # --- the SSRF guard -------------------------------------------------------------------------

@@ -42,7 +42,6 @@ class Command(BaseCommand):
                 f"queues {', '.join(queues) if queues else 'all'}."
             )
             self.stdout.flush()
-        app = worker_app()
-        app.run_worker(
-            **worker_options(concurrency=concurrency, queues=queues, name=name, wait=not once)
-        )
+        options = worker_options(concurrency=concurrency, queues=queues, name=name, wait=not once)
+        with worker_app(schedules=not once) as app:
+            app.run_worker(**options)
