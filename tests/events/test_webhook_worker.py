@@ -144,7 +144,10 @@ def test_a_worker_killed_mid_delivery_is_recovered_and_nothing_is_lost(
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     assert job_states(hook) == [("doing", 0)]  # nobody finished it
-    with running_worker(env(), log=tmp_path / "second.log"):
+    # The dead worker's heartbeat goes stale after 2 s; the new worker looks for stalled
+    # jobs when it starts and then every second (by default: every minute).
+    second = env(METAQORE_SCHEDULE_JOBS_RECOVER_STALLED="* * * * * *")
+    with running_worker(second, log=tmp_path / "second.log"):
         wait_for(lambda: len(receiver.requests) >= 2, timeout=30)
         wait_for(lambda: job_states(hook) == [("succeeded", 2)], timeout=10)
     delivery = delivery_of(live, hook)
