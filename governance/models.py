@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from metaqore_site.governed import governed
+from metaqore_site.governed import GovernedManager, governed
 from metaqore_site.ids import public_id
 
 
@@ -127,6 +127,8 @@ class PolicyRevision(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     restored_from = models.PositiveIntegerField(null=True, blank=True)
 
+    objects = GovernedManager()
+
     class Meta:
         ordering = ["-number"]
         triggers = [
@@ -168,6 +170,8 @@ class Waiver(models.Model):
     use_count = models.PositiveIntegerField(default=0)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expiry_recorded = models.BooleanField(default=False)
+
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["expires_at", "id"]
@@ -229,6 +233,8 @@ class AdmissionDecision(models.Model):
     held = models.BooleanField(
         default=False, help_text="Kept blocked by an escalated conflict, whatever the rules say."
     )
+
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

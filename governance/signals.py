@@ -2,7 +2,7 @@
 services (shell, scripts): they are recorded with actor ``system``."""
 
 from compliance.audit import connect_audit_signals
-from governance.models import GovernancePolicy, Provider
+from governance.models import GovernancePolicy, Provider, Waiver
 from governance.policy import EDITABLE_FIELDS
 
 connect_audit_signals(
@@ -17,4 +17,9 @@ connect_audit_signals(
     fields=("kind", "available", "latency_ms", "capacity_score", "priority"),
     resource_id=lambda provider: provider.name,
     extra=lambda provider: {"provider": provider.name},
+)
+connect_audit_signals(
+    Waiver,
+    thing="waiver",
+    fields=("match", "justification", "expires_at", "revoked_at", "revoked_by", "revoke_reason"),
 )
