@@ -170,12 +170,18 @@ def ensure_running(data_dir: Path | None = None) -> ConnectionInfo:
 
 
 def status(data_dir: Path | None = None) -> dict[str, object]:
+    """Whether the embedded server runs, and where: its pid and its Unix socket (a path in the
+    data dir: the server has no TCP port; the number in the socket's name is libpq's)."""
     pgdata = (data_dir or default_data_dir()).resolve() / "pg"
     running = postmaster_is_live(pgdata)
     result: dict[str, object] = {"pgdata": str(pgdata), "running": running}
     if running:
         info = _info_from_pidfile(pgdata)
-        result.update(pid=info.pid, socket_dir=info.host, port=info.port)
+        result.update(
+            pid=info.pid,
+            socket_dir=info.host,
+            socket=str(Path(info.host) / f".s.PGSQL.{info.port}"),
+        )
     return result
 
 

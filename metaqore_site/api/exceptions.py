@@ -12,6 +12,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from metaqore_site.errors import GovernanceError
+from metaqore_site.pages import server_error_page
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -55,4 +56,4 @@ def server_error(request: HttpRequest) -> HttpResponse:
             },
             status=500,
         )
-    return defaults.server_error(request)
+    return server_error_page(request)

@@ -97,7 +97,7 @@ def test_status_and_stop(data_dir):
         "running": True,
         "pid": info.pid,
         "socket_dir": info.host,
-        "port": info.port,
+        "socket": f"{info.host}/.s.PGSQL.{info.port}",
     }
     assert embedded_db.stop(data_dir) is True
     assert not (info.pgdata / "postmaster.pid").exists()

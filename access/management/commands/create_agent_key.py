@@ -25,6 +25,10 @@ class Command(OrgCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
         kind = "privileged " if privileged else ""
-        self.stderr.write(f"Created {kind}key {new.record.prefix}… for agent '{agent}' in '{org}'.")
-        self.stderr.write("Store it now: it is not shown again.")
+        # Messages on stderr, so `KEY=$(manage.py create_agent_key …)` captures the key alone.
+        self.stderr.write(
+            f"Created {kind}key {new.record.prefix}… for agent '{agent}' in '{org}'.",
+            style_func=self.style.SUCCESS,
+        )
+        self.stderr.write("Store it now: it is not shown again.", style_func=self.style.WARNING)
         self.stdout.write(new.key)

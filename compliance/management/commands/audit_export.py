@@ -42,7 +42,10 @@ class Command(OrgCommand):
                     for chunk in chunks:
                         self.stdout.write(chunk.decode(), ending="")
         destination = output or "stdout"
-        self.stderr.write(f"Exported {export.count} events of '{org}' to {destination}.")
+        self.stderr.write(  # stderr: stdout may be the export itself
+            f"Exported {export.count} events of '{org}' to {destination}.",
+            style_func=self.style.SUCCESS,
+        )
 
     @staticmethod
     def _write_file(path: str, chunks) -> None:

@@ -17,4 +17,6 @@ class Command(BaseCommand):
         elif embedded_db.stop():
             self.stdout.write(self.style.SUCCESS("Embedded PostgreSQL stopped."))
         else:
-            self.stdout.write("Embedded PostgreSQL was not running.")
+            self.stdout.write(
+                self.style.WARNING("Embedded PostgreSQL was not running: nothing to stop.")
+            )
