@@ -5,6 +5,9 @@ The tables keep the names they had when these models lived in ``governance``.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -83,6 +86,33 @@ class IdempotencyRecord(models.Model):
         return f"{self.key} ({self.status})"
 
 
+class LoginLockout(models.Model):
+    """Failed password logins of one account of the org, and its lockout (access.lockout).
+
+    ``failures`` counts recent failures (reset after a quiet window, a lockout or a success);
+    ``lockouts`` counts lockouts since the last successful login: each one lasts twice as long
+    as the one before (backoff). A successful login or an org admin's unlock deletes the row.
+    """
+
+    username = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    lockouts = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.failures} failures, locked until {self.locked_until}"
+
+    def seconds_locked(self, now: datetime) -> int:
+        """Seconds until the lockout ends (0 when not locked)."""
+        if self.locked_until is None or self.locked_until <= now:
+            return 0
+        return max(1, math.ceil((self.locked_until - now).total_seconds()))
+
+
 # Governed tables (metaqore_site.governed). Django's own models of an org's schema are
 # classified here, at the bottom of the apps, by label.
 governed(Agent, service="access.keys.agent_key_create")
@@ -112,4 +142,8 @@ bookkeeping("admin.LogEntry", reason="Django admin's own history; the audit trai
 bookkeeping(
     IdempotencyRecord,
     reason="first responses of POSTs sent with an Idempotency-Key (kept 24 hours)",
+)
+bookkeeping(
+    LoginLockout,
+    reason="failed-login counters of access.lockout; lockouts and unlocks are audited",
 )

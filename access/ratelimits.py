@@ -11,16 +11,22 @@ Semantics (README "Rate limits"):
   burst;
 * brute force: logins and token requests are limited per IP
   (``METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE``, 10), and an IP that sent more than
-  ``METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE`` (30) bad API keys in a minute gets 429 for every
-  further key until the minute ends.
+  ``METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE`` (30) invalid credentials in a minute gets 429 for
+  every further one. These per-IP limits use sliding windows (the previous minute's count,
+  weighted by how much of it still overlaps the last 60 seconds, plus this minute's), so a
+  burst at a window boundary cannot pass twice the limit. Per-account lockout: access.lockout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
@@ -52,15 +58,65 @@ def _usage(request, group: str, identity: str, rate: str, *, increment: bool):
     )
 
 
-def _combine(windows: list[dict]) -> Usage:
-    binding = min(windows, key=lambda w: w["limit"] - w["count"])
-    limited = [w for w in windows if w["should_limit"]]
-    retry_after = max((max(w["time_left"], 1) for w in limited), default=0)
+def _as_usage(window: dict) -> Usage:
+    """A django-ratelimit (fixed) window as a Usage."""
     return Usage(
-        limit=binding["limit"],
-        remaining=max(binding["limit"] - binding["count"], 0),
-        retry_after=retry_after,
+        limit=window["limit"],
+        remaining=max(window["limit"] - window["count"], 0),
+        retry_after=max(window["time_left"], 1) if window["should_limit"] else 0,
+        limited=window["should_limit"],
+    )
+
+
+def _combine(windows: list[Usage]) -> Usage:
+    binding = min(windows, key=lambda w: w.remaining)
+    limited = [w for w in windows if w.limited]
+    return Usage(
+        limit=binding.limit,
+        remaining=binding.remaining,
+        retry_after=max((w.retry_after for w in limited), default=0),
         limited=bool(limited),
+    )
+
+
+def sliding_usage(
+    group: str, identity: str, limit: int, *, window: int = 60, increment: bool
+) -> Usage:
+    """A sliding-window counter (two fixed windows, the older one weighted by its overlap
+    with the last ``window`` seconds); counts this request when ``increment``. Over the limit
+    when more than ``limit`` requests fell in the last ``window`` seconds (estimated)."""
+    now = time.time()
+    index, elapsed = divmod(now, window)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    current_key = f"mq:sw:{group}:{digest}:{int(index)}"
+    previous_key = f"mq:sw:{group}:{digest}:{int(index) - 1}"
+    if increment:
+        cache.add(current_key, 0, window * 2 + 1)
+        try:
+            current = cache.incr(current_key)
+        except ValueError:  # expired between add and incr
+            cache.add(current_key, 1, window * 2 + 1)
+            current = 1
+    else:
+        current = cache.get(current_key, 0)
+    previous = cache.get(previous_key, 0)
+    overlap = (window - elapsed) / window
+    estimate = previous * overlap + current
+    limited = estimate > limit
+    retry_after = 0
+    if limited:
+        if current <= limit and previous:
+            # the previous window's weight must fall until the estimate is back at the limit
+            retry_after = (window - elapsed) - (limit - current) * window / previous
+        else:
+            # this window alone is over: wait for it to end and to weigh little enough
+            retry_after = (window - elapsed) + window * (1 - limit / max(current, 1))
+        retry_after = max(1, math.ceil(retry_after))
+    return Usage(
+        limit=limit,
+        remaining=max(limit - math.ceil(estimate), 0),
+        retry_after=retry_after,
+        limited=limited,
     )
 
 
@@ -78,18 +134,26 @@ def request_usage(request, identity: str, privileged: bool) -> Usage | None:
         _usage(request, "mq:burst", identity, f"{burst}/m", increment=True),
         _usage(request, "mq:sustained", identity, sustained, increment=True),
     ]
+    usages = [_as_usage(w) for w in windows if w is not None]
     if request.method == "POST" and request.path.rstrip("/").startswith(LOGIN_PATHS):
-        login_rate = f"{settings.METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE}/m"
-        windows.append(
-            _usage(request, "mq:login", f"ip:{client_ip(request)}", login_rate, increment=True)
+        usages.append(
+            sliding_usage(
+                "login",
+                f"ip:{client_ip(request)}",
+                settings.METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE,
+                increment=True,
+            )
         )
-    return _combine([w for w in windows if w is not None])
+    return _combine(usages)
 
 
 def key_failures(request, *, increment: bool) -> Usage | None:
-    """Bad API keys from this IP in the current minute (brute-force guard)."""
+    """Invalid credentials from this IP in the last minute (brute-force guard)."""
     if not settings.METAQORE_ENABLE_RATE_LIMIT:
         return None
-    rate = f"{settings.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE}/m"
-    usage = _usage(request, "mq:keyfail", f"ip:{client_ip(request)}", rate, increment=increment)
-    return _combine([usage]) if usage else None
+    return sliding_usage(
+        "keyfail",
+        f"ip:{client_ip(request)}",
+        settings.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE,
+        increment=increment,
+    )

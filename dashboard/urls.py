@@ -4,6 +4,7 @@ from django.urls import path
 from dashboard.views.admin_pages import AgentKeysView, PolicyView, UsersView
 from dashboard.views.audit import AuditTrailView, AuditVerifyView
 from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
+from dashboard.views.lockouts import LockoutsView
 from dashboard.views.overview import OverviewView
 from dashboard.views.projects import ProjectDetailView, ProjectListView
 from dashboard.views.providers import ProviderDetailView, ProvidersView
@@ -38,6 +39,7 @@ urlpatterns = [
     path("decisions/", DecisionsView.as_view(), name="decisions"),
     path("keys/", AgentKeysView.as_view(), name="keys"),
     path("users/", UsersView.as_view(), name="users"),
+    path("users/lockouts/", LockoutsView.as_view(), name="lockouts"),
     path("providers/", ProvidersView.as_view(), name="providers"),
     path("providers/<str:name>/", ProviderDetailView.as_view(), name="provider"),
     path("webhooks/", WebhooksView.as_view(), name="webhooks"),

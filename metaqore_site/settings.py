@@ -52,6 +52,12 @@ METAQORE_PRIVILEGED_RATE_LIMIT_PER_MINUTE = env_int(
 )
 METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE = env_int("METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE", 10)
 METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE = env_int("METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE", 30)
+# Per-account lockout (access.lockout): failures within the window, first lockout in seconds
+# (doubling with each further lockout until a successful login).
+METAQORE_LOGIN_LOCKOUT_FAILURES = env_int("METAQORE_LOGIN_LOCKOUT_FAILURES", 5)
+METAQORE_LOGIN_LOCKOUT_WINDOW_SECONDS = env_int("METAQORE_LOGIN_LOCKOUT_WINDOW_SECONDS", 900)
+METAQORE_LOGIN_LOCKOUT_SECONDS = env_int("METAQORE_LOGIN_LOCKOUT_SECONDS", 60)
+AUTHENTICATION_BACKENDS = ["access.lockout.LockoutModelBackend"]
 METAQORE_AGENT_KEY_PREFIX = "mq_"
 # Live events (SSE, WebSocket, webhooks) and metrics; see README "Live events" and "Metrics".
 METAQORE_SSE_HEARTBEAT_SECONDS = float(os.environ.get("METAQORE_SSE_HEARTBEAT_SECONDS") or 15)

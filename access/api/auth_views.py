@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -58,6 +59,19 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
         token = super().get_token(user)
         token["org"] = tenant_connection.schema_name
         return token
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            # access.lockout: a locked account is refused even with the right password.
+            seconds = getattr(self.context.get("request"), "metaqore_lockout_seconds", 0)
+            if seconds:
+                raise Throttled(
+                    wait=seconds,
+                    detail="Account temporarily locked after repeated failed logins.",
+                ) from None
+            raise
 
 
 class OrgTokenRefreshSerializer(TokenRefreshSerializer):

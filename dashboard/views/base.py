@@ -27,6 +27,7 @@ NAV = [
     ("webhooks", "Webhooks", "manage_webhooks"),
     ("keys", "Agents & keys", "manage_keys"),
     ("users", "Users & roles", "manage_keys"),
+    ("lockouts", "Locked accounts", "manage_keys"),
 ]
 
 
