@@ -107,11 +107,11 @@ def sliding_usage(
     if limited:
         if current <= limit and previous:
             # the previous window's weight must fall until the estimate is back at the limit
-            retry_after = (window - elapsed) - (limit - current) * window / previous
+            wait = (window - elapsed) - (limit - current) * window / previous
         else:
             # this window alone is over: wait for it to end and to weigh little enough
-            retry_after = (window - elapsed) + window * (1 - limit / max(current, 1))
-        retry_after = max(1, math.ceil(retry_after))
+            wait = (window - elapsed) + window * (1 - limit / max(current, 1))
+        retry_after = max(1, math.ceil(wait))
     return Usage(
         limit=limit,
         remaining=max(limit - math.ceil(estimate), 0),
