@@ -43,7 +43,17 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
         )
 
     def validate(self, attrs):
-        data = super().validate(attrs)
+        try:
+            data = super().validate(attrs)
+        except AuthenticationFailed:
+            # access.lockout: a locked account is refused even with the right password.
+            seconds = getattr(self.context.get("request"), "metaqore_lockout_seconds", 0)
+            if seconds:
+                raise Throttled(
+                    wait=seconds,
+                    detail="Account temporarily locked after repeated failed logins.",
+                ) from None
+            raise
         # A wrong password never gets here (auth.login_failed, from Django's signal).
         assert self.user is not None  # validate() raised otherwise
         user_audit(
@@ -59,19 +69,6 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
         token = super().get_token(user)
         token["org"] = tenant_connection.schema_name
         return token
-
-    def validate(self, attrs):
-        try:
-            return super().validate(attrs)
-        except AuthenticationFailed:
-            # access.lockout: a locked account is refused even with the right password.
-            seconds = getattr(self.context.get("request"), "metaqore_lockout_seconds", 0)
-            if seconds:
-                raise Throttled(
-                    wait=seconds,
-                    detail="Account temporarily locked after repeated failed logins.",
-                ) from None
-            raise
 
 
 class OrgTokenRefreshSerializer(TokenRefreshSerializer):
