@@ -12,6 +12,7 @@ from artifacts.models import Conflict
 from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
 from governance.models import AdmissionDecision, Waiver
+from governance.tasks import expire_waivers
 from governance.waivers import waiver_create, waiver_revoke, waivers_expire
 from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
 from tests.governance.conftest import ADMIN, CODER, OFFICER, TESTER, rule, set_policy
@@ -226,3 +227,17 @@ def test_api_bad_input_is_400(officer, org_a, change, field):
     assert response.status_code == 400, response.json()
     assert field in response.json()
     assert not Waiver.objects.exists()
+
+
+def test_expiry_task_runs_in_the_org(org_a):
+    waiver = waiver_create(
+        actor=OFFICER,
+        match={"agents": ["x"]},
+        justification="j",
+        expires_at=timezone.now() - timedelta(seconds=1),
+        now=timezone.now() - timedelta(days=1),
+    )
+    assert expire_waivers.run_now() == 1
+    assert expire_waivers.run_now() == 0
+    waiver.refresh_from_db()
+    assert waiver.expiry_recorded
