@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= $(or $(METAQORE_PORT),8001)
 BIND   ?= 127.0.0.1
 
-.PHONY: run test lint format venv venv-dev browser screenshots bench bench-smoke bench-provisioning migrate clean-db audit-export audit-tail require-org
+.PHONY: run test lint format venv venv-dev browser screenshots bench bench-smoke bench-overhead bench-provisioning migrate clean-db audit-export audit-tail require-org
 
 # Run time (make run) and, for make test / make lint, the tests, lint and type checkers too.
 $(BIN)/.installed: requirements.txt
@@ -46,6 +46,10 @@ bench: migrate venv-dev
 
 bench-smoke: migrate venv-dev
 	$(BIN)/python bench/run.py --smoke --output bench/results/smoke.json
+
+# Only the request overhead: ratios to a FastAPI hello world in the same run (under 2 minutes)
+bench-overhead: migrate venv-dev
+	$(BIN)/python bench/run.py --overhead-only --output bench/results/overhead.json
 
 # Seconds per new org (template clone vs migrating) and `migrate_schemas` over 100 orgs per
 # executor: bench/results/provisioning.json and migrate_orgs.json, about 6 minutes.

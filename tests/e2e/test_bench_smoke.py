@@ -13,6 +13,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 SCENARIOS = {
     "provisioning",
+    "overhead_reference_health",
+    "overhead_health",
+    "overhead_read",
+    "overhead_declare",
+    "overhead_declare_half_rate",
     "ceiling_health_2_clients",
     "ceiling_health_4_clients",
     "declare_2_agents",
@@ -50,6 +55,8 @@ def test_bench_smoke(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     print(result.stdout)
     assert "ceiling_health" in result.stdout and "ratios:" in result.stdout
+    # The reference side by side, each target's ratio and verdict (issue #24).
+    assert "reference_health" in result.stdout and "targets (issue #24):" in result.stdout
     report = json.loads(output.read_text())
     rows = {row["scenario"]: row for row in report["results"]}
     assert set(rows) == SCENARIOS
@@ -62,3 +69,12 @@ def test_bench_smoke(tmp_path):
     assert report["machine"]["cores"] >= 1 and report["machine"]["commit"]
     assert "declare_8_rps_over_ceiling_rps" not in report["ratios"]  # no 8-agent run in smoke
     assert "export_peak_rss_mb" in report["ratios"]
+    found = report["overhead"]
+    assert found["reference_health_rps"] > 0
+    for name in ("health", "read", "declare"):
+        assert 0 < found[f"{name}_over_reference"], found
+        low, high = found[f"{name}_over_reference_rounds"]
+        assert 0 < low <= high, found
+    assert found["declare_half_rate_p99_ms"] > 0
+    assert rows["overhead_declare_half_rate"]["offered_rps"] > 0
+    assert report["settings"]["rate_limiting"] == "on (Redis)"
