@@ -72,7 +72,7 @@ def test_bench_smoke(tmp_path):
     found = report["overhead"]
     assert found["reference_health_rps"] > 0
     for name in ("health", "read", "declare"):
-        assert 0 < found[f"{name}_over_reference"], found
+        assert found[f"{name}_over_reference"] > 0, found
         low, high = found[f"{name}_over_reference_rounds"]
         assert 0 < low <= high, found
     assert found["declare_half_rate_p99_ms"] > 0
