@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,9 +70,14 @@ def walkthrough() -> tuple[str, list[Call]]:
                 current.shown.append(comment.group(2))
             elif CONTINUED_COMMENT.match(stripped) and current is not None and current.shown:
                 current.shown.append(CONTINUED_COMMENT.match(stripped).group(1))
-            elif current is not None and not stripped.startswith("#") and stripped:
-                if not current.shown and line.startswith((" ", "\t")):
-                    current.command += " " + stripped  # a continuation line of the command
+            elif (
+                current is not None
+                and stripped
+                and not stripped.startswith("#")
+                and not current.shown
+                and line.startswith((" ", "\t"))
+            ):
+                current.command += " " + stripped  # a continuation line of the command
         if block.group(4):  # the HTTP/1.1 block after it documents its last call
             assert calls and calls[-1].status is None
             calls[-1].status = int(block.group(4))
