@@ -21,6 +21,9 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "manage_providers": frozenset({ORG_ADMIN}),
     "read_audit": frozenset({ORG_ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
     "take_checkpoint": frozenset({ORG_ADMIN, AUDITOR}),  # sign the audit chain's head now
+    # Erasure of personal data from the audit trail: four eyes, two different roles.
+    "request_erasure": frozenset({COMPLIANCE_OFFICER}),
+    "approve_erasure": frozenset({ORG_ADMIN}),
     "manage_keys": frozenset({ORG_ADMIN}),
     "manage_skills": frozenset({ORG_ADMIN}),  # the HMCP skill registry
     "train_specialists": frozenset(),  # trainers are agents: claim/complete/fail jobs

@@ -48,7 +48,7 @@ def _grant(models: Iterable[str], *verbs: str) -> set[tuple[str, str]]:
 
 
 _VIEWER = _grant(READ, VIEW)
-_AUDITOR = _VIEWER | _grant(["compliance.auditevent"], VIEW)
+_AUDITOR = _VIEWER | _grant(["compliance.auditevent", "compliance.erasure"], VIEW)
 _OFFICER = (
     _AUDITOR
     # write work: projects, tasks, artifacts (through their services)

@@ -41,7 +41,15 @@ import psutil
 from django.db import DatabaseError, connection, transaction
 
 from access.keys import agent_key_create
-from compliance.chain import EVENT_FIELDS, canonical_json, event_hash, format_timestamp
+from compliance.chain import (
+    CHAIN_VERSION,
+    EVENT_FIELDS,
+    canonical_json,
+    event_hash,
+    format_timestamp,
+    new_salt,
+    personal_digest,
+)
 from compliance.models import AuditChainHead
 from compliance.selectors import audit_chain_verify
 from tenants.services import organization_create
@@ -104,7 +112,10 @@ def _copy_rows(cursor, copy_sql, organization, count, seq, prev_hash, base) -> N
                 "resource_id": payload["artifact_id"],
                 "request_id": f"{n:032x}",
                 "payload": payload,
+                "chain_version": CHAIN_VERSION,
+                "salt": new_salt(),
             }
+            fields["personal_digest"] = personal_digest(fields)
             digest = event_hash(prev_hash, fields)
             copy.write_row(
                 (
@@ -114,6 +125,10 @@ def _copy_rows(cursor, copy_sql, organization, count, seq, prev_hash, base) -> N
                     canonical_json(payload),
                     prev_hash,
                     digest,
+                    CHAIN_VERSION,
+                    fields["personal_digest"],
+                    fields["salt"],
+                    "",
                 )
             )
             prev_hash = digest

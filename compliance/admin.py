@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from access.actors import actor_for_user
 from compliance.chain import EVENT_FIELDS
 from compliance.exports import export_chunks, export_prepare
-from compliance.models import AuditEvent
+from compliance.models import AuditEvent, Erasure
 from metaqore_site.api.streaming import streaming_response
 
 # Every stored field, the payload pretty-printed.
@@ -69,3 +69,32 @@ class AuditEventAdmin(admin.ModelAdmin):
         )
         response["X-MetaQore-Export-Count"] = str(export.count)
         return response
+
+
+@admin.register(Erasure)
+class ErasureAdmin(admin.ModelAdmin):
+    """Erasures are requested and approved through the API (four eyes); read-only here."""
+
+    list_display = ("id", "status", "requested_by", "approved_by", "requested_at", "executed_at")
+    readonly_fields = (
+        "id",
+        "subject",
+        "reason",
+        "status",
+        "requested_by",
+        "requested_at",
+        "approved_by",
+        "approved_at",
+        "executed_at",
+        "events_redacted",
+    )
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -33,11 +33,14 @@ from django_tenants.utils import get_public_schema_name
 
 from access.actors import SYSTEM, Actor
 from compliance.chain import (
+    CHAIN_VERSION,
     EVENT_FIELDS,
     canonical_json,
     event_hash,
     format_timestamp,
+    new_salt,
     normalize_payload,
+    personal_digest,
 )
 from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent, new_event_id
 from metaqore_site.database import tenant_connection
@@ -176,7 +179,11 @@ def audit_record(
             "seq": prev_seq + 1,
             "timestamp": timezone.now(),
             "prev_hash": prev_hash,
+            "chain_version": CHAIN_VERSION,
+            "salt": new_salt(),
+            "erasure_id": "",
         }
+        values["personal_digest"] = personal_digest(values)
         hashed = {**values, "timestamp": format_timestamp(values["timestamp"])}
         values["hash"] = event_hash(prev_hash, hashed)
         params = [

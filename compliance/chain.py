@@ -8,6 +8,16 @@ Canonical form of an event (what is hashed and what JSONL exports contain):
   (no NaN/Infinity), encoded as UTF-8;
 - ``hash = sha256(prev_hash + canonical_json).hexdigest()``; seq 1 chains from ``GENESIS_HASH``.
 
+Chain version 2 (every event written since the migration that added it; older ones keep
+version 1, and a version never goes back): the ``PERSONAL_FIELDS`` (actor, agent_name,
+resource_id, payload) are not hashed directly but through
+``personal_digest = sha256(canonical_json({"salt": salt, actor, agent_name, resource_id,
+payload}))``, and the hashed body is the other ``HASHED_FIELDS`` plus ``"chain_version": 2``
+and ``"personal_digest"``. An erasure (``compliance.erasure``) blanks the personal fields and
+the salt and sets ``erasure_id``: the stored digest still links the event into the chain, and
+without the salt it cannot be matched against guessed values. A redacted version-1 event keeps
+its stored hash: its link to both neighbours is still checked, its content no longer can be.
+
 A verifier in any language can recompute the chain from a JSONL export with these rules.
 """
 
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -40,8 +51,18 @@ HASHED_FIELDS = (
     "request_id",
     "payload",
 )
+PERSONAL_FIELDS = ("actor", "agent_name", "resource_id", "payload")
+CHAIN_VERSION = 2  # of the events audit_record writes
 # Every stored field, in the order exports and the API present them.
-EVENT_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+EVENT_FIELDS = (
+    *HASHED_FIELDS,
+    "prev_hash",
+    "hash",
+    "chain_version",
+    "personal_digest",
+    "salt",
+    "erasure_id",
+)
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _LARGEST_EXACT_FLOAT = 2.0**53
@@ -80,23 +101,58 @@ def normalize_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
     return value
 
 
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def personal_digest(fields: Mapping[str, Any]) -> str:
+    body = {"salt": fields["salt"], **{name: fields[name] for name in PERSONAL_FIELDS}}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
 def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    body = canonical_json({name: fields[name] for name in HASHED_FIELDS})
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    """The hash of an event under its ``chain_version`` (1 when absent)."""
+    version = fields.get("chain_version", 1)
+    if version == 1:
+        body = {name: fields[name] for name in HASHED_FIELDS}
+    elif version == 2:
+        body = {name: fields[name] for name in HASHED_FIELDS if name not in PERSONAL_FIELDS}
+        body["chain_version"] = 2
+        body["personal_digest"] = fields["personal_digest"]
+    else:
+        raise ValueError(f"unknown chain version {version!r}")
+    text = prev_hash + canonical_json(body)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _finish(data: dict[str, Any]) -> dict[str, Any]:
+    data["timestamp"] = format_timestamp(data["timestamp"])
+    data["redacted"] = bool(data.get("erasure_id"))
+    return data
 
 
 def event_as_dict(event: Any) -> dict[str, Any]:
-    """The canonical dict of an AuditEvent instance (all stored fields)."""
-    data = {name: getattr(event, name) for name in EVENT_FIELDS}
-    data["timestamp"] = format_timestamp(data["timestamp"])
-    return data
+    """The canonical dict of an AuditEvent instance (all stored fields, and ``redacted``)."""
+    return _finish({name: getattr(event, name) for name in EVENT_FIELDS})
 
 
 def row_as_dict(row: tuple) -> dict[str, Any]:
     """The canonical dict of a ``values_list(*EVENT_FIELDS)`` row."""
-    data = dict(zip(EVENT_FIELDS, row, strict=True))
-    data["timestamp"] = format_timestamp(data["timestamp"])
-    return data
+    return _finish(dict(zip(EVENT_FIELDS, row, strict=True)))
+
+
+def event_check(event: Mapping[str, Any]) -> str | None:
+    """Why ``event`` does not match its own hash (None: it does). Redacted events are checked
+    through their stored digest (version 2) or taken as stored (version 1)."""
+    redacted = bool(event.get("erasure_id") or event.get("redacted"))
+    version = event.get("chain_version", 1)
+    if redacted and version == 1:
+        return None
+    if version == 2 and not redacted and personal_digest(event) != event.get("personal_digest"):
+        return "personal fields do not match their hashed digest"
+    if event_hash(str(event.get("prev_hash")), event) != event.get("hash"):
+        return "hash does not match the event's content"
+    return None
 
 
 @dataclass
@@ -132,6 +188,7 @@ def chain_verify(
     prev_hash = start_hash
     head_hash = None
     checked = 0
+    version = 1
 
     def bad(seq: int, reason: str) -> VerifyResult:
         return VerifyResult(False, checked, seq, head_hash, reason)
@@ -152,12 +209,15 @@ def chain_verify(
         if prev_hash is not None and event.get("prev_hash") != prev_hash:
             return bad(seq, f"seq {seq}: prev_hash does not link to the previous event")
         try:
-            recomputed = event_hash(str(event.get("prev_hash")), event)
+            if int(event.get("chain_version", 1)) < version:
+                return bad(seq, f"seq {seq}: the chain version went back")
+            version = int(event.get("chain_version", 1))
+            problem = event_check(event)
         except (KeyError, TypeError, ValueError):
             return bad(seq, f"seq {seq}: malformed event")
-        if recomputed != event.get("hash"):
-            return bad(seq, f"seq {seq}: hash does not match the event's content")
-        prev_hash = head_hash = recomputed
+        if problem:
+            return bad(seq, f"seq {seq}: {problem}")
+        prev_hash = head_hash = event["hash"]
         expected_seq += 1
 
     if expected_count is not None and expected_seq - 1 < expected_count:

@@ -51,6 +51,10 @@ CSV_COLUMNS = (
     "id",
     "prev_hash",
     "request_id",
+    "chain_version",
+    "personal_digest",
+    "salt",
+    "erasure_id",
 )
 # A spreadsheet evaluates cells starting with these as formulas (CSV/formula injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
-from metaqore_site.governed import bookkeeping
+from metaqore_site.governed import GovernedManager, bookkeeping, governed
 from metaqore_site.ids import public_id
 
 GENESIS_HASH = "0" * 64  # the prev_hash of an organization's first event (seq 1)
@@ -57,6 +57,35 @@ def _refuse_truncate(name: str, table_label: str) -> pgtrigger.Trigger:
     )
 
 
+ERASURE_SETTING = "metaqore.audit_erasure"  # SET LOCAL by compliance.erasure
+PRUNE_SETTING = "metaqore.audit_prune_upto"  # SET LOCAL by compliance.retention
+_UNCHANGED = ", ".join(
+    f"{{side}}.{name}"
+    for name in (
+        "id", "seq", "timestamp", "event_type", "organization", "provider", "task_type",
+        "project_id", "resource_type", "request_id", "prev_hash", "hash", "chain_version",
+        "personal_digest",
+    )
+)  # fmt: skip
+AUDIT_EVENT_GUARD = f"""
+IF TG_OP = 'DELETE' THEN
+    IF OLD.seq <= coalesce(nullif(current_setting('{PRUNE_SETTING}', true), ''), '0')::bigint
+    THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'compliance: audit events cannot be deleted (only by retention)';
+END IF;
+IF coalesce(current_setting('{ERASURE_SETTING}', true), '') = ''
+   OR NEW.erasure_id IS DISTINCT FROM current_setting('{ERASURE_SETTING}', true)
+   OR NEW.salt <> ''
+   OR ({_UNCHANGED.format(side="NEW")}) IS DISTINCT FROM ({_UNCHANGED.format(side="OLD")})
+THEN
+    RAISE EXCEPTION 'compliance: audit events cannot be updated (only redacted by an erasure)';
+END IF;
+RETURN NEW;
+"""
+
+
 class AuditEvent(models.Model):
     """One immutable event of the org's hash chain.
 
@@ -80,6 +109,13 @@ class AuditEvent(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Chain version 2 (compliance.chain): the personal fields are hashed through a salted
+    # digest, so an erasure can blank them (and the salt) and the chain still verifies.
+    chain_version = models.PositiveSmallIntegerField(default=1, db_default=1)
+    personal_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
+    salt = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # set when redacted
+    erasure_id = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-seq"]
@@ -101,9 +137,16 @@ class AuditEvent(models.Model):
             models.Index(fields=["timestamp"], name="audit_timestamp"),
         ]
         triggers = [
-            pgtrigger.Protect(
-                name="audit_event_protect",
+            # Never updated nor deleted, except by the two governed paths, each declared in
+            # its transaction: an erasure redacts (compliance.erasure), retention removes
+            # events already sealed in an archive under a signed checkpoint
+            # (compliance.retention).
+            pgtrigger.Trigger(
+                name="audit_event_guard",
+                level=pgtrigger.Row,
+                when=pgtrigger.Before,
                 operation=pgtrigger.Update | pgtrigger.Delete,
+                func=AUDIT_EVENT_GUARD,
             ),
             _refuse_truncate("audit_event_no_truncate", "audit events"),
             # Live events: streaming processes LISTEN and read the new rows by seq. NOTIFY is
@@ -124,6 +167,10 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.event_type} by {self.actor}"
 
+    @property
+    def redacted(self) -> bool:
+        return bool(self.erasure_id)
+
 
 class AuditChainHead(models.Model):
     """The head of the org's chain: one row (pk 1) per schema, created by the migration.
@@ -136,6 +183,10 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # Where the stored chain starts: events 1..base_seq were archived and removed by
+    # retention; the first stored event chains from base_hash (a signed checkpoint's head).
+    base_seq = models.BigIntegerField(default=0)
+    base_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
     class Meta:
         triggers = [
@@ -228,3 +279,46 @@ bookkeeping(AuditEvent, reason="the audit trail itself (append-only, hash-chaine
 bookkeeping(AuditChainHead, reason="the head of the audit chain (moved by every append)")
 bookkeeping(AuditCheckpoint, reason="signed checkpoints of the trail (append-only, own triggers)")
 bookkeeping(SigningKey, reason="public keys that signed checkpoints (kept forever)")
+
+
+def new_erasure_id() -> str:
+    return public_id("ers")
+
+
+class Erasure(models.Model):
+    """A request to erase personal data from the audit trail: requested by a compliance
+    officer, approved by a different org admin (four eyes), executed by a job.
+
+    ``subject`` names what is erased: ``{"actor": "agent:x" | "user:y"}`` or ``{"field":
+    "payload.<path>", "equals": <value>}``. Once executed, the value is removed from this row
+    too (``subject`` keeps only its kind and field path)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    STATUSES = ((REQUESTED, "requested"), (APPROVED, "approved"), (EXECUTED, "executed"))
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_erasure_id, editable=False)
+    subject = models.JSONField()
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=STATUSES, default=REQUESTED)
+    requested_by = models.CharField(max_length=220)
+    requested_at = models.DateTimeField()
+    approved_by = models.CharField(max_length=220, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    events_redacted = models.IntegerField(null=True, blank=True)
+
+    objects = GovernedManager()
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    def audit_target(self) -> dict[str, str]:
+        return {"resource_type": "erasure", "resource_id": self.id}
+
+
+governed(Erasure, service="compliance.erasure (erasure_request, erasure_approve, erasure_execute)")

@@ -1,9 +1,11 @@
 """Compliance's periodic work, per organization, on the queue (README "Evidence for
-auditors"): a signed checkpoint every 10 minutes when the trail moved."""
+auditors"): a signed checkpoint every 10 minutes when the trail moved. Approved erasures run
+as ``compliance.erasure_execute`` jobs (defined beside their service, enqueued on approval)."""
 
 from __future__ import annotations
 
 from compliance.checkpoints import checkpoint_if_moved
+from compliance.erasure import erasure_execute_job  # noqa: F401 (runs approved erasures)
 from jobs.queue import every_org, org_task
 
 

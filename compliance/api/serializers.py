@@ -2,7 +2,8 @@ from rest_framework import serializers
 
 from compliance.chain import EVENT_FIELDS, format_timestamp
 from compliance.checkpoints import checkpoint_as_dict
-from compliance.models import AuditEvent
+from compliance.erasure import SubjectError, erasure_subject_clean
+from compliance.models import AuditEvent, Erasure
 
 
 class CanonicalTimestampField(serializers.DateTimeField):
@@ -14,10 +15,13 @@ class CanonicalTimestampField(serializers.DateTimeField):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     timestamp = CanonicalTimestampField(read_only=True)
+    redacted = serializers.BooleanField(
+        read_only=True, help_text="Personal fields erased by the erasure `erasure_id`."
+    )
 
     class Meta:
         model = AuditEvent
-        fields = list(EVENT_FIELDS)
+        fields = [*EVENT_FIELDS, "redacted"]
         read_only_fields = fields
 
 
@@ -62,3 +66,38 @@ class PublicKeySerializer(serializers.Serializer):
 class PublicKeysSerializer(serializers.Serializer):
     current_key_id = serializers.CharField()
     keys = PublicKeySerializer(many=True)
+
+
+class ErasureSerializer(serializers.ModelSerializer):
+    requested_at = CanonicalTimestampField(read_only=True)
+    approved_at = CanonicalTimestampField(read_only=True, allow_null=True)
+    executed_at = CanonicalTimestampField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Erasure
+        fields = [
+            "id",
+            "subject",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "approved_by",
+            "approved_at",
+            "executed_at",
+            "events_redacted",
+        ]
+        read_only_fields = fields
+
+
+class ErasureRequestSerializer(serializers.Serializer):
+    subject = serializers.JSONField(
+        help_text='"agent:<name>", "user:<name>" or {"field": "payload.<path>", "equals": value}'
+    )
+    reason = serializers.CharField(max_length=2000)
+
+    def validate_subject(self, value):
+        try:
+            return erasure_subject_clean(value)
+        except SubjectError as exc:
+            raise serializers.ValidationError(str(exc)) from exc

@@ -1,5 +1,10 @@
 from django.urls import re_path
 
+from compliance.api.erasure_views import (
+    ErasureApproveView,
+    ErasureDetailView,
+    ErasureListView,
+)
 from compliance.api.evidence_views import CheckpointListView, EvidenceView, PublicKeysView
 from compliance.api.views import (
     AuditEventDetailView,
@@ -15,5 +20,12 @@ urlpatterns = [
     re_path(r"^verify/?$", AuditVerifyView.as_view(), name="audit-verify"),
     re_path(r"^checkpoints/?$", CheckpointListView.as_view(), name="audit-checkpoints"),
     re_path(r"^evidence/?$", EvidenceView.as_view(), name="audit-evidence"),
+    re_path(r"^erasures/?$", ErasureListView.as_view(), name="audit-erasures"),
+    re_path(r"^erasures/(?P<pk>[^/]{1,64})/?$", ErasureDetailView.as_view(), name="audit-erasure"),
+    re_path(
+        r"^erasures/(?P<pk>[^/]{1,64})/approve/?$",
+        ErasureApproveView.as_view(),
+        name="audit-erasure-approve",
+    ),
     re_path(r"^public-keys/?$", PublicKeysView.as_view(), name="audit-public-keys"),
 ]

@@ -123,6 +123,13 @@ MATRIX = [
     ("GET", "/api/v1/governance/compliance/verify", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/checkpoints", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/evidence", None, READ_AUDIT),
+    ("GET", "/api/v1/governance/compliance/erasures", None, READ_AUDIT),
+    (
+        "POST",
+        "/api/v1/governance/compliance/erasures",
+        {"subject": "agent:coder", "reason": "GDPR"},
+        row(403, 403, 403, 403, 201, 403, 401, 401),
+    ),
     (
         "POST",
         "/api/v1/governance/compliance/checkpoints",

@@ -22,6 +22,7 @@ from compliance.chain import (
     event_hash,
     format_timestamp,
     jsonl_chain_verify,
+    personal_digest,
 )
 from compliance.models import AuditEvent
 from tests.compliance.conftest import (
@@ -320,6 +321,9 @@ def test_csv_rows_carry_what_the_chain_hashes(auditor_client, org_a):
     assert row["event_type"] == "x.canonical"
     data = {name: row[name] for name in HASHED_FIELDS if name not in ("seq", "payload")}
     data.update(seq=int(row["seq"]), payload=json.loads(row["payload"]))
+    data.update(chain_version=int(row["chain_version"]), personal_digest=row["personal_digest"])
+    data["salt"] = row["salt"]
+    assert personal_digest(data) == row["personal_digest"]
     assert event_hash(row["prev_hash"], data) == row["hash"] == stored[int(row["seq"])].hash
 
 

@@ -149,7 +149,7 @@ def test_verify_from_a_file_and_from_tampered_copies(trail, tmp_path):
     event = json.loads(lines[2])
     event["actor"] = "user:mallory"
     tampered = copy("tampered.jsonl", [*lines[:2], json.dumps(event) + "\n", *lines[3:]])
-    with pytest.raises(CommandError, match="broken at seq 3: seq 3: hash"):
+    with pytest.raises(CommandError, match=r"broken at seq 3: seq 3: (hash|personal fields)"):
         run("audit_verify", "--org", "alpha", "--from-file", tampered)
 
     deleted = copy("deleted.jsonl", [*lines[:3], *lines[4:]])
@@ -165,7 +165,7 @@ def test_verify_from_a_file_and_from_tampered_copies(trail, tmp_path):
         run("audit_verify", "--org", "alpha", "--from-file", garbage)
 
     # A consistent but forged file (every hash recomputed) does not match the database.
-    from compliance.chain import event_hash
+    from compliance.chain import event_hash, personal_digest
 
     forged, prev = [], None
     for line in lines:
@@ -174,6 +174,7 @@ def test_verify_from_a_file_and_from_tampered_copies(trail, tmp_path):
             event["prev_hash"] = prev
         if event["seq"] == 3:
             event["payload"] = {"i": "forged"}
+            event["personal_digest"] = personal_digest(event)
         event["hash"] = prev = event_hash(event["prev_hash"], event)
         forged.append(json.dumps(event) + "\n")
     with pytest.raises(CommandError, match="does not match the database"):

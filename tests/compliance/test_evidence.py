@@ -104,7 +104,7 @@ def test_flipping_one_byte_of_an_event_fails_naming_its_seq(bundle, tmp_path):
     code, out = cli(str(tampered))
     assert code == 1
     assert f"FAILED: {tampered} (first bad seq {target['seq']})" in out
-    assert f"seq {target['seq']}: hash does not match the event's content" in out
+    assert f"seq {target['seq']}: personal fields do not match their hashed digest" in out
     assert "events.jsonl does not match the manifest's sha256" in out
 
 

@@ -23,6 +23,7 @@ from access.role_permissions import ROLE_MODEL_PERMISSIONS
 from access.roles import AUDITOR
 from artifacts.models import Artifact, Conflict
 from compliance.audit import audit_record
+from compliance.chain import event_hash, format_timestamp
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from events.models import Webhook, WebhookDelivery
@@ -45,6 +46,35 @@ KEY = "mq_" + "k" * 43
 def old_models():
     """The historical models of OLD_STATE (no custom save(), no services)."""
     return MigrationLoader(connection).project_state(OLD_STATE, at_end=True).apps
+
+
+def old_event(apps, event_type: str, **fields: str):
+    """An event as audit_record wrote it then (chain version 1: the payload hashed as is)."""
+    head_model = apps.get_model("compliance", "AuditChainHead")
+    head = head_model.objects.get(pk=1)
+    values = {
+        "id": f"evt_{head.seq + 1:016d}",
+        "seq": head.seq + 1,
+        "timestamp": timezone.now(),
+        "event_type": event_type,
+        "organization": "before",
+        "actor": "system",
+        "agent_name": "",
+        "provider": "",
+        "task_type": "",
+        "project_id": "",
+        "resource_type": "",
+        "resource_id": "",
+        "request_id": "",
+        "payload": {"legacy": True},
+        **fields,
+    }
+    hashed = {**values, "timestamp": format_timestamp(values["timestamp"])}
+    event = apps.get_model("compliance", "AuditEvent").objects.create(
+        **values, prev_hash=head.hash, hash=event_hash(head.hash, hashed)
+    )
+    head_model.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+    return event
 
 
 def fill_the_old_schema() -> dict[str, str]:
@@ -100,8 +130,8 @@ def fill_the_old_schema() -> dict[str, str]:
     webhook = apps.get_model("compliance", "Webhook").objects.create(
         id="whk_000000000001", url="https://hooks.example.com/in", secret="s" * 20
     )
-    first = audit_record(event_type="project.created", actor="system", resource_id=project.id)
-    second = audit_record(event_type="agent_key.created", actor="system", resource_id=KEY[:12])
+    first = old_event(apps, "project.created", resource_id=project.id)
+    second = old_event(apps, "agent_key.created", resource_id=KEY[:12])
     apps.get_model("compliance", "WebhookDelivery").objects.create(
         id="whd_000000000001",
         webhook=webhook,
@@ -172,6 +202,10 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
         old_org["first_event"],
         old_org["second_event"],
     ]
+    assert audit_chain_verify().ok
+    # Old events keep chain version 1; new ones are version 2 and the chain still verifies.
+    assert set(AuditEvent.objects.values_list("chain_version", flat=True)) == {1}
+    assert audit_record(event_type="x.after", actor="system").chain_version == 2
     assert audit_chain_verify().ok
     delivery = WebhookDelivery.objects.get(pk="whd_000000000001")
     assert delivery.webhook == Webhook.objects.get(pk="whk_000000000001")

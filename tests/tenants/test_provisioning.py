@@ -135,7 +135,7 @@ def test_a_clone_is_the_same_schema_as_one_migrated_from_scratch(template):
     assert "UNIQUE" in indexes["artifact_one_active_per_line"]
     triggers = {row[1].rsplit("_", 1)[0]: row for row in catalog["trigger"]}
     assert {
-        "pgtrigger_audit_event_protect",
+        "pgtrigger_audit_event_guard",
         "pgtrigger_audit_event_no_truncate",
         "pgtrigger_audit_head_protect",
         "pgtrigger_artifact_freeze_non_draft",
@@ -324,7 +324,7 @@ def test_a_clone_that_differs_from_the_template_is_replaced_by_a_migrated_schema
         restore(schema_name)
         (name,) = fetch(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname LIKE %s",
-            [f"{schema_name}.compliance_auditevent", "pgtrigger_audit_event_protect%"],
+            [f"{schema_name}.compliance_auditevent", "pgtrigger_audit_event_guard%"],
         )[0]
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TRIGGER {name} ON {schema_name}.compliance_auditevent")

@@ -11,7 +11,8 @@ re-implements the chain rules independently of the server (see the server's
 - chain version 2: the personal fields (actor, agent_name, resource_id, payload) are replaced
   in the hashed body by ``personal_digest = sha256(canonical({"salt", actor, agent_name,
   resource_id, payload}))``, so a redacted event (personal fields erased, salt gone) keeps
-  verifying through its stored digest;
+  verifying through its stored digest (a redacted version-1 event is taken as stored: its
+  links are checked, its content no longer can be);
 - a checkpoint's Ed25519 signature covers ``canonical({"format": "metaqore-checkpoint/1",
   org, seq, event_count, head_hash, at, previous_checkpoint_hash, key_id})``;
 - the manifest's signature covers ``canonical(manifest without "signature")``.
@@ -96,6 +97,21 @@ def event_hash(event: Mapping[str, Any]) -> str:
     else:
         raise ValueError(f"unknown chain version {version!r}")
     return sha256_hex((str(event["prev_hash"]) + canonical(body).decode("utf-8")).encode())
+
+
+def event_problem(event: Mapping[str, Any]) -> str | None:
+    """Why ``event`` does not match its own hash, or None. A redacted version-2 event is
+    checked through its stored digest; a redacted version-1 event is taken as stored (its
+    links to both neighbours are still checked)."""
+    redacted = bool(event.get("redacted") or event.get("erasure_id"))
+    version = event.get("chain_version", 1)
+    if redacted and version == 1:
+        return None
+    if version == 2 and not redacted and personal_digest(event) != event["personal_digest"]:
+        return "personal fields do not match their hashed digest"
+    if event_hash(event) != event.get("hash"):
+        return "hash does not match the event's content"
+    return None
 
 
 def signature_valid(public_b64: str, signature_b64: str, message: bytes) -> bool:
@@ -277,6 +293,7 @@ def _check_events(
             report.fail(f"the bundle starts after seq {start_count}: no valid checkpoint there")
     org = report.org
     expected = start_count + 1
+    chain_version = 1
     for number, line in enumerate(_lines(archive, report), start=1):
         if not line.strip():
             continue
@@ -296,17 +313,18 @@ def _check_events(
             report.fail("prev_hash does not link to the previous event", seq)
             return
         try:
-            recomputed = event_hash(event)
-            committed = event.get("chain_version", 1) == 2 and not event.get("redacted")
-            if committed and personal_digest(event) != event["personal_digest"]:
-                report.fail("the personal fields do not match their digest", seq)
-                return
+            version = int(event.get("chain_version", 1))
+            problem = event_problem(event)
         except (KeyError, TypeError, ValueError):
             report.fail("malformed event", seq)
             return
-        if recomputed != event.get("hash"):
-            report.fail("hash does not match the event's content", seq)
+        if version < chain_version:
+            report.fail("the chain version went back", seq)
             return
+        if problem:
+            report.fail(problem, seq)
+            return
+        chain_version, recomputed = version, event["hash"]
         if event.get("organization") != org:
             report.fail(f"event of org {event.get('organization')!r} in a bundle of {org!r}", seq)
             return
