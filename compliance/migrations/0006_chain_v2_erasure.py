@@ -35,6 +35,12 @@ class Migration(migrations.Migration):
             model_name='auditevent',
             name='audit_event_protect',
         ),
+        # RemoveTrigger leaves the trigger's function behind: a clone and a fresh migrate must
+        # end with the same catalog.
+        migrations.RunSQL(
+            "DROP FUNCTION IF EXISTS pgtrigger_audit_event_protect_3a7ef()",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         migrations.AddField(
             model_name='auditchainhead',
             name='base_hash',
