@@ -21,7 +21,8 @@ from metaqore_client.adapters.langgraph import MetaQoreGate
 from metaqore_client.adapters.openai_agents import metaqore_tool_guardrail
 from tests.processes import subprocess_env
 
-pytestmark = pytest.mark.e2e
+# django_db: pytest-django sets the test database up only for runs that ask for it.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 class State(TypedDict, total=False):

@@ -14,7 +14,8 @@ from metaqore_client.gitchanges import module_of
 from tests.clients.conftest import client_env, console_script
 from tests.processes import free_port
 
-pytestmark = pytest.mark.e2e
+# django_db: pytest-django sets the test database up only for runs that ask for it.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 
 import httpx
 import httpx2
 import pytest
+from django.db import connection
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from metaqore_client import MetaQore
 from tests.clients.conftest import client_env, console_script
+from tests.conftest import make_agent_key
+from tests.processes import database_url, free_port, running_server, subprocess_env
 
-pytestmark = pytest.mark.e2e
+# django_db: pytest-django sets the test database up only for runs that ask for it.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 TOOLS = {
     "create_project",
@@ -176,8 +181,6 @@ def test_mcp_without_a_valid_key_is_401(server, headers):
 
 
 def test_mcp_with_another_orgs_key_is_401(server, org_b):
-    from tests.conftest import make_agent_key
-
     base, _ = server
     other = make_agent_key(org_b, "outsider")
     response = httpx.post(
@@ -186,3 +189,43 @@ def test_mcp_with_another_orgs_key_is_401(server, org_b):
         headers={"X-MetaQore-Org": "client", "Authorization": f"Bearer {other}"},
     )
     assert response.status_code == 401
+
+
+def test_mcp_tool_calls_share_the_rest_rate_limit(server):
+    """A second server with a limit of 3 requests a minute: two tool calls and one REST call
+    use the key's budget, so the next tool call is a tool error carrying the 429."""
+    _, keys = server
+    env = subprocess_env(
+        DATABASE_URL=database_url(connection.settings_dict),
+        METAQORE_ENABLE_RATE_LIMIT="true",
+        METAQORE_RATE_LIMIT_PER_MINUTE="3",
+        METAQORE_RATE_LIMIT_BURST="3",
+        REDIS_URL="",
+    )
+    with running_server(env, kind="gunicorn") as limited:
+
+        async def calls() -> list:
+            results = []
+            async with http_client((limited, keys), "trainer") as mcp:
+                results.append(await mcp.call_tool("get_policy", {}))
+                results.append(await mcp.call_tool("list_projects", {}))
+                MetaQore(limited, keys["trainer"], org="client", max_retries=0).governance.policy()
+                results.append(await mcp.call_tool("get_policy", {}))
+            return results
+
+        first, second, third = asyncio.run(calls())
+    assert not first.is_error and not second.is_error
+    assert third.is_error and "HTTP 429" in third.content[0].text
+    assert "retry_after" in third.structured_content
+
+
+def test_the_stdio_proxy_exits_2_without_configuration_or_server(server):
+    _, keys = server
+    argv = console_script("metaqore-mcp")
+    missing = subprocess.run(argv, env=client_env(), capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "METAQORE_URL" in missing.stderr
+    env = client_env(METAQORE_URL=f"http://127.0.0.1:{free_port()}", METAQORE_API_KEY=keys["coder"])
+    down = subprocess.run(
+        argv, env=env, input="", capture_output=True, text=True, timeout=60, check=False
+    )
+    assert down.returncode == 2 and "cannot serve" in down.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ from metaqore_client import (
     ValidationError,
 )
 
-pytestmark = pytest.mark.e2e
+# django_db: pytest-django sets the test database up only for runs that ask for it.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 def test_agent_loop_declare_blocked_then_resolved(server, tmp_path):
@@ -245,3 +247,29 @@ def test_async_client_covers_the_same_groups(server):
     assert decision.sensitivity == "public"
     assert [event.event_type for event in events] == ["artifact.declared"] * 2
     assert events[0].seq < events[1].seq
+
+
+def test_concurrent_repeats_of_one_idempotent_declaration_create_one_artifact(server):
+    """Eight copies of one POST with one Idempotency-Key at once: the first runs, the others
+    wait for it on the key's unique index and get its response back."""
+    base, keys = server
+    project = MetaQore(base, keys["coder"], org="client").projects.create("idempotent-race")
+    body = {"project_id": project["id"], "artifact_type": "code", "data": {"src": "race"}}
+    headers = {
+        "Authorization": f"Bearer {keys['coder']}",
+        "X-MetaQore-Org": "client",
+        "Idempotency-Key": "race-1",
+    }
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(
+                lambda _: httpx.post(f"{base}/api/v1/artifacts", json=body, headers=headers),
+                range(8),
+            )
+        )
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    assert len(replayed) == 7
+    listed = MetaQore(base, keys["coder"], org="client").artifacts.list(project_id=project["id"])
+    assert listed["count"] == 1
