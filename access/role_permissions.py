@@ -55,6 +55,8 @@ _OFFICER = (
     | _grant(["projects.project", "projects.task", "artifacts.artifact"], *ALL)
     # resolve and escalate conflicts, move specialists (admin actions calling services)
     | _grant(["artifacts.conflict", "hmcp.specialist"], CHANGE)
+    # revoke waivers (an admin action calling the service; granted in the dashboard or API)
+    | _grant(["governance.waiver"], CHANGE)
 )
 _ADMIN = (
     _OFFICER

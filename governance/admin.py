@@ -1,6 +1,7 @@
 """Governance in the org's admin: the policy, edited through ``policy_update`` (checked and
 audited, never added or deleted), and conflicts, read-only and resolved by admin actions that
-call ``conflict_resolve``."""
+call ``conflict_resolve``; policy revisions, waivers and the decision log, read-only (waivers
+are revoked by an action that calls ``waiver_revoke``)."""
 
 from typing import Any, Protocol
 
@@ -8,7 +9,14 @@ from django.contrib import admin, messages
 
 from access.actors import Actor, actor_for_user
 from artifacts.models import Conflict
-from governance.models import GovernancePolicy, Provider, SingletonPolicy
+from governance.models import (
+    AdmissionDecision,
+    GovernancePolicy,
+    PolicyRevision,
+    Provider,
+    SingletonPolicy,
+    Waiver,
+)
 from governance.policy import EDITABLE_FIELDS, policy_update
 from governance.providers import (
     PROVIDER_FIELDS,
@@ -17,6 +25,7 @@ from governance.providers import (
     provider_update,
 )
 from governance.resolution import conflict_resolve
+from governance.waivers import waiver_revoke
 from metaqore_site.badges import available_badge, badge
 from metaqore_site.errors import GovernanceError
 
@@ -146,3 +155,63 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         provider_delete(provider=obj, actor=actor_for_user(request.user))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record written only by its service: listed and shown, never edited here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PolicyRevision)
+class PolicyRevisionAdmin(ReadOnlyAdmin):
+    """Kept revisions of the policy (restore one from the dashboard or the API)."""
+
+    list_display = ("number", "created_by", "created_at", "restored_from")
+    actions = None
+
+
+@admin.register(AdmissionDecision)
+class AdmissionDecisionAdmin(ReadOnlyAdmin):
+    """The decision log: append-only (the database refuses changes)."""
+
+    list_display = ("id", "created_at", "artifact_type", "agent", "outcome", "policy_revision")
+    list_filter = ("outcome", "kind", "mode")
+    search_fields = ("id", "artifact_id", "project_id", "agent")
+    date_hierarchy = "created_at"
+    actions = None
+
+
+@admin.action(description="Revoke selected waivers", permissions=["change"])
+def revoke_waivers(modeladmin, request, queryset):
+    actor = actor_for_user(request.user)
+    for waiver in queryset:
+        try:
+            waiver_revoke(waiver=waiver, actor=actor, reason="revoked in the admin")
+            modeladmin.message_user(request, f"{waiver.id} revoked.", messages.SUCCESS)
+        except GovernanceError as exc:
+            modeladmin.message_user(request, f"{waiver.id}: {exc.detail}", messages.ERROR)
+
+
+@admin.register(Waiver)
+class WaiverAdmin(ReadOnlyAdmin):
+    """Waivers are granted in the dashboard or the API (end date and justification required);
+    here they are listed and revoked (``waiver_revoke``, audited)."""
+
+    list_display = ("id", "expires_at", "created_by", "revoked_at", "use_count")
+    search_fields = ("id", "justification", "created_by")
+    actions = [revoke_waivers]
+
+    def has_change_permission(self, request, obj=None):
+        # "change" means running the revoke action (a service); the detail page is read-only.
+        return obj is None and request.user.has_perm("governance.change_waiver")

@@ -201,16 +201,22 @@ class DeclarationResponseSerializer(ArtifactSerializer):
         fields = [*ArtifactSerializer.Meta.fields, "governance"]
 
 
-def declaration_body(result) -> dict:
-    """The artifact and the decision. Conflicts a dry-run rule recorded are not the agent's
-    concern (they block nothing): they are in the conflict list and the decision log."""
-    body = render(ArtifactSerializer, result.artifact)
-    shown = [c for c in result.conflicts if c.status != Conflict.Status.DRYRUN]
-    body["governance"] = {
+def governance_body(result, conflicts=None) -> dict:
+    """``governance`` of a declaration's answer. Conflicts a dry-run rule recorded are not the
+    agent's concern (they block nothing): they are in the conflict list and the decision log."""
+    listed = result.conflicts if conflicts is None else conflicts
+    shown = [c for c in listed if c.status != Conflict.Status.DRYRUN]
+    return {
         "outcome": result.outcome,
         "mode": result.mode,
         "decision_id": result.decision_id,
         "conflicts": render_many(ConflictSerializer, shown),
         "remediation": remediation_for(shown),
     }
+
+
+def declaration_body(result) -> dict:
+    """The artifact and the governance decision on it."""
+    body = render(ArtifactSerializer, result.artifact)
+    body["governance"] = governance_body(result)
     return body

@@ -3,12 +3,12 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from artifacts.api.serializers import ConflictSerializer, remediation_for
+from artifacts.api.serializers import ConflictSerializer, governance_body
 from hmcp import rules
 from hmcp.models import HierarchyPolicy, Skill, Specialist, TrainingJob
 from hmcp.registry import POLICY_FIELDS
 from metaqore_site.api.fields import JSONObjectField
-from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer, render_many
+from metaqore_site.api.serializers import StrictCharField, StrictModelSerializer
 from projects.models import Project
 
 SKILL_ID = RegexValidator(
@@ -210,6 +210,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 class GovernanceSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     mode = serializers.CharField()
+    decision_id = serializers.CharField(help_text="The decision log entry (adm_…).")
     conflicts = ConflictSerializer(many=True)
     remediation = serializers.ListField(child=serializers.DictField())
 
@@ -229,12 +230,7 @@ def proposal_body(result) -> dict:
     body = SpecialistSerializer(result.specialist).data
     job = result.training_job
     body["training_job"] = TrainingJobSerializer(job).data if job else None
-    body["governance"] = {
-        "outcome": result.declaration.outcome,
-        "mode": result.declaration.mode,
-        "conflicts": render_many(ConflictSerializer, result.conflicts),
-        "remediation": remediation_for(result.conflicts),
-    }
+    body["governance"] = governance_body(result.declaration, result.conflicts)
     return body
 
 

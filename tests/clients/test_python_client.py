@@ -91,6 +91,7 @@ def test_async_client(server):
 
     declared, listed = asyncio.run(scenario())
     assert declared.outcome == "accepted"
+    assert declared.decision_id.startswith("adm_")
     assert listed["count"] == 1 and listed["results"][0]["id"] == declared.artifact_id
 
 
@@ -125,6 +126,8 @@ def test_blocked_error_carries_the_governance_body(server):
     ]
     assert "declare version 2" in str(error)
     again = coder.artifacts.declare(project["id"], "code", {"src": "c"}, version=1)
+    assert (again.conflicts[0].rule_id, again.conflicts[0].action) == (None, "enforce")
+    assert again.body["governance"]["decision_id"] == again.decision_id
     with pytest.raises(BlockedError):
         again.raise_if_blocked()
     updated = coder.artifacts.update(again.artifact_id, data={"src": "d"})

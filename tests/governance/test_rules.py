@@ -6,9 +6,11 @@ from django.core.exceptions import ValidationError
 
 from access.actors import Actor
 from artifacts.models import Conflict
-from artifacts.services import artifact_declare
+from artifacts.services import artifact_declare, artifact_update_draft
 from compliance.models import AuditEvent
 from governance.models import AdmissionDecision, GovernancePolicy
+from governance.policy import policy_update
+from governance.resolution import conflict_resolve
 from governance.rules import (
     ConflictFacts,
     RulesInvalid,
@@ -17,7 +19,9 @@ from governance.rules import (
     evaluate,
     matches,
 )
-from tests.governance.conftest import ADMIN, CODER, TESTER, rule, set_policy
+from governance.simulation import policy_simulate_change
+from metaqore_site.errors import GovernanceForbidden
+from tests.governance.conftest import ADMIN, CODER, OFFICER, TESTER, rule, set_policy
 
 HIGH = ConflictFacts("parallel_creation", "high", "proj_1", "code", "agent:tester", ("src/a.py",))
 LOW = ConflictFacts("stale_dependency", "low", "proj_1", "docs", "agent:coder", ("docs/a.md",))
@@ -236,8 +240,6 @@ def test_no_matching_rule_falls_back_to_mode(project):
 def test_rules_keep_their_author_until_match_or_action_change(org_a):
     set_policy(rules=[rule("a", "warn")])
     officer_admin = Actor("user", "ada", roles=frozenset({"org_admin"}))
-    from governance.policy import policy_update
-
     changed = [{**rule("a", "warn"), "description": "new words"}, rule("b", "dryrun")]
     policy = policy_update(actor=officer_admin, changes={"rules": changed})
     assert [(r["id"], r["author"]) for r in policy.rules] == [("a", "user:adam"), ("b", "user:ada")]
@@ -248,11 +250,25 @@ def test_rules_keep_their_author_until_match_or_action_change(org_a):
 def test_service_refuses_invalid_rules_and_non_admins(org_a):
     with pytest.raises(ValidationError):
         set_policy(rules=[rule("a", "nope")])
-    from governance.policy import policy_update
-    from metaqore_site.errors import GovernanceForbidden
-
     officer = Actor("user", "olivia", roles=frozenset({"compliance_officer"}))
     with pytest.raises(GovernanceForbidden):
         policy_update(actor=officer, changes={"rules": [rule("a", "warn")]})
     assert GovernancePolicy.load().rules == []
     assert ADMIN.has_role("org_admin")
+
+
+def test_draft_update_is_a_decision_and_escalation_holds_it(project):
+    first = artifact_declare(actor=CODER, project=project, artifact_type="code", data={})
+    blocked = artifact_declare(actor=TESTER, project=project, artifact_type="code", data={})
+    conflict_resolve(conflict=blocked.conflicts[0], actor=OFFICER, strategy="escalate")
+    updated = artifact_update_draft(
+        artifact=blocked.artifact, actor=TESTER, changes={"data": {"v": 2}}
+    )
+    assert updated.outcome == "blocked"
+    decision = AdmissionDecision.objects.get(pk=updated.decision_id)
+    assert (decision.kind, decision.held, decision.outcome) == ("update", True, "blocked")
+    # Even a policy that lets every conflict through keeps a held decision blocked.
+    result = policy_simulate_change(actor=ADMIN, rules=[rule("all", "dryrun")], last=10)
+    assert result["by_rule"]["all"]["dryrun"] == 2
+    assert [e["decision_id"] for e in result["examples"]] == [blocked.decision_id]
+    assert first.decision_id not in [e["decision_id"] for e in result["examples"]]

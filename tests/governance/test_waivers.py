@@ -6,8 +6,10 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
 
+from access.actors import Actor
 from artifacts.models import Conflict
 from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
@@ -15,6 +17,7 @@ from governance.models import AdmissionDecision, Waiver
 from governance.tasks import expire_waivers
 from governance.waivers import waiver_create, waiver_revoke, waivers_expire
 from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
+from tests.conftest import make_user
 from tests.governance.conftest import ADMIN, CODER, OFFICER, TESTER, rule, set_policy
 
 T0 = timezone.now().replace(microsecond=0)
@@ -66,8 +69,6 @@ def test_creation_is_audited_and_bounded(org_a):
 
 
 def test_roles(org_a):
-    from access.actors import Actor
-
     for actor in (
         Actor("user", "aud", roles=frozenset({"auditor"})),
         Actor("user", "vic", roles=frozenset({"viewer"})),
@@ -241,3 +242,24 @@ def test_expiry_task_runs_in_the_org(org_a):
     assert expire_waivers.run_now() == 0
     waiver.refresh_from_db()
     assert waiver.expiry_recorded
+
+
+def test_admin_lists_and_revokes_waivers(org_a):
+    waiver = grant(now=timezone.now())
+    officer = make_user(org_a, "olivia2", "compliance_officer")
+    officer.is_staff = True  # as create_user makes every org user
+    officer.save(update_fields=["is_staff"])
+    client = Client(HTTP_HOST="alpha.localhost")
+    client.force_login(officer)
+    assert client.get("/admin/governance/waiver/").status_code == 200
+    assert client.get("/admin/governance/admissiondecision/").status_code == 200
+    assert client.get("/admin/governance/policyrevision/").status_code == 200
+    assert client.get("/admin/governance/waiver/add/").status_code == 403
+    response = client.post(
+        "/admin/governance/waiver/",
+        {"action": "revoke_waivers", "_selected_action": [waiver.id]},
+    )
+    assert response.status_code == 302
+    waiver.refresh_from_db()
+    assert waiver.revoked_by == "user:olivia2"
+    assert AuditEvent.objects.filter(event_type="waiver.revoked", resource_id=waiver.id).exists()

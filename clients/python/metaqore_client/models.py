@@ -73,6 +73,8 @@ class Conflict:
     hint: str
     suggested_strategy: str
     details: dict[str, Any] = field(default_factory=dict)
+    rule_id: str | None = None  # the policy rule that decided (None: the org's mode did)
+    action: str = ""  # enforce | warn | dryrun | auto_resolve | waived
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -86,6 +88,8 @@ class Conflict:
             hint=data.get("hint", ""),
             suggested_strategy=data.get("suggested_strategy", ""),
             details=data.get("details") or {},
+            rule_id=data.get("rule_id"),
+            action=data.get("action") or "",
             raw=data,
         )
 
@@ -103,6 +107,7 @@ class Declaration:
     artifact: dict[str, Any]
     conflicts: list[Conflict]
     remediation: list[dict[str, str]]
+    decision_id: str | None = None  # the server's decision log entry (adm_…)
 
     @property
     def artifact_id(self) -> str:
@@ -130,6 +135,7 @@ class Declaration:
             "governance": {
                 "outcome": self.outcome,
                 "mode": self.mode,
+                "decision_id": self.decision_id,
                 "conflicts": [conflict.as_json() for conflict in self.conflicts],
                 "remediation": self.remediation,
             },
@@ -145,6 +151,7 @@ class Declaration:
             artifact=artifact,
             conflicts=[Conflict.from_json(c) for c in governance.get("conflicts", [])],
             remediation=list(governance.get("remediation", [])),
+            decision_id=governance.get("decision_id"),
         )
 
 
