@@ -74,6 +74,13 @@ class GovernancePolicy(SingletonPolicy):
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="How far ahead a waiver may expire.",
     )
+    audit_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Audit events older than this are archived to METAQORE_ARCHIVE_DIR and "
+        "removed (compliance.retention); empty keeps them forever.",
+    )
 
     class Meta:
         verbose_name_plural = "governance policy"

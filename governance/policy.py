@@ -22,6 +22,7 @@ EDITABLE_FIELDS = (
     "routing_policy",
     "rules",
     "max_waiver_days",
+    "audit_retention_days",
 )
 
 

@@ -130,6 +130,7 @@ class GovernancePolicySerializer(StrictModelSerializer):
             "routing_policy",
             "rules",
             "max_waiver_days",
+            "audit_retention_days",
             "revision",
             "updated_at",
             "updated_by",

@@ -1,0 +1,179 @@
+"""Retention: events older than the org's window are sealed into an evidence bundle in
+``METAQORE_ARCHIVE_DIR``, then removed through the one governed path that may delete audit
+rows; verification continues from the signed checkpoint at the boundary.
+
+The boundary is the newest signed checkpoint whose events are all older than the window
+(checkpoints are taken every 10 minutes when the trail moves, so little that could go stays);
+without one, a checkpoint is signed first. In order:
+
+1. write the bundle (events after the previous boundary up to this one, their checkpoints, the
+   public keys, a signed manifest) to ``<archive dir>/<org>/`` and read it back: the chain in
+   the file must end at the boundary checkpoint's hash;
+2. in one transaction: declare the boundary (``PRUNE_SETTING``: the database refuses any other
+   delete), delete the events up to it, move the chain head's base to the boundary and record
+   ``compliance.retention_applied`` (the archive's name and sha256 with it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from access.actors import Actor
+from compliance.audit import audit_record, chain_head_lock, current_organization_slug
+from compliance.chain import chain_verify, format_timestamp
+from compliance.checkpoints import checkpoint_as_dict, checkpoint_if_moved, signing_key_as_dict
+from compliance.evidence import Bundle, evidence_write
+from compliance.models import (
+    GENESIS_HASH,
+    PRUNE_SETTING,
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEvent,
+    SigningKey,
+)
+from metaqore_site.embedded_db import default_data_dir
+
+ARCHIVE_ENV = "METAQORE_ARCHIVE_DIR"
+
+
+class RetentionError(RuntimeError):
+    """The archive could not be written or did not read back intact: nothing was removed."""
+
+
+@dataclass
+class RetentionResult:
+    removed_through_seq: int
+    events_removed: int
+    archive: Path
+    archive_sha256: str
+    checkpoint_seq: int
+
+
+def archive_dir() -> Path:
+    configured = os.environ.get(ARCHIVE_ENV, "").strip()
+    return Path(configured) if configured else default_data_dir() / "archive"
+
+
+def chain_base() -> tuple[int, str]:
+    """(seq, hash) the first stored event chains from: the genesis, or the last boundary."""
+    row = AuditChainHead.objects.filter(pk=1).values_list("base_seq", "base_hash").first()
+    return row or (0, GENESIS_HASH)
+
+
+def _boundary(cutoff: datetime) -> AuditCheckpoint | None:
+    """The newest checkpoint all of whose events are older than ``cutoff``."""
+    last_old = (
+        AuditEvent.objects.filter(timestamp__lt=cutoff)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if last_old is None:
+        return None
+    found = (
+        AuditCheckpoint.objects.filter(event_count__lte=last_old)
+        .order_by("-event_count", "-seq")
+        .first()
+    )
+    if found is None or found.event_count < last_old:
+        # the whole trail may be old, or no checkpoint was ever signed: sign the head now and
+        # use it if it is inside the window.
+        taken = checkpoint_if_moved(kind=AuditCheckpoint.KIND_RETENTION)
+        if taken is not None and taken.event_count <= last_old:
+            return taken
+    return found
+
+
+def _seal(boundary: AuditCheckpoint, base: tuple[int, str], days: int, actor: str) -> Path:
+    organization = current_organization_slug()
+    base_seq, base_hash = base
+    start = AuditCheckpoint.objects.filter(event_count=base_seq).order_by("seq").first()
+    first_checkpoint = start.seq if start else 1
+    checkpoints = AuditCheckpoint.objects.filter(seq__gte=first_checkpoint, seq__lte=boundary.seq)
+    bundle = Bundle(
+        organization=organization,
+        requested={"from": None, "to": format_timestamp(boundary.at)},
+        start_count=base_seq,
+        start_hash=base_hash,
+        end_count=boundary.event_count,
+        checkpoints=[checkpoint_as_dict(c, organization) for c in checkpoints.order_by("seq")],
+        keys=[signing_key_as_dict(key) for key in SigningKey.objects.order_by("valid_from")],
+        generated_at=timezone.now(),
+        generated_by=actor,
+        extra={"retention": {"days": days, "removed_through_seq": boundary.event_count}},
+    )
+    folder = archive_dir() / organization
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"audit_{organization}_{base_seq + 1:012d}-{boundary.event_count:012d}.zip"
+    try:
+        evidence_write(bundle, str(path))
+    except OSError as exc:
+        raise RetentionError(f"Cannot write the archive {path}: {exc.strerror}") from exc
+    _check_archive(path, base, boundary)
+    return path
+
+
+def _check_archive(path: Path, base: tuple[int, str], boundary: AuditCheckpoint) -> None:
+    """The archived events chain from ``base`` and end at the boundary checkpoint's hash."""
+    with zipfile.ZipFile(path) as archive, archive.open("events.jsonl") as raw:
+        events = (json.loads(line) for line in raw if line.strip())
+        result = chain_verify(
+            events,
+            start_seq=base[0] + 1,
+            start_hash=base[1],
+            expected_count=boundary.event_count,
+        )
+    if not result.ok or result.head_hash != boundary.head_hash:
+        raise RetentionError(f"The archive {path} did not read back intact: nothing removed.")
+
+
+def retention_apply(
+    *, days: int, actor: Actor | str = "system", now: datetime | None = None
+) -> RetentionResult | None:
+    """Archive and remove the events older than ``days``; None when there is nothing to do."""
+    if days < 1:
+        raise ValueError("Retention keeps at least one day.")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    base = chain_base()
+    boundary = _boundary(cutoff)
+    if boundary is None or boundary.event_count <= base[0]:
+        return None
+    path = _seal(boundary, base, days, str(actor))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with transaction.atomic():
+        chain_head_lock()
+        if chain_base() != base:  # another run removed them meanwhile: its archive stands
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config(%s, %s, true)", [PRUNE_SETTING, str(boundary.event_count)]
+            )
+            removed, _ = AuditEvent.objects.filter(seq__lte=boundary.event_count).delete()
+            cursor.execute("SELECT set_config(%s, '', true)", [PRUNE_SETTING])
+        AuditChainHead.objects.filter(pk=1).update(
+            base_seq=boundary.event_count, base_hash=boundary.head_hash
+        )
+        audit_record(
+            event_type="compliance.retention_applied",
+            actor=actor,
+            resource_type="audit_trail",
+            payload={
+                "days": days,
+                "cutoff": format_timestamp(cutoff),
+                "removed_through_seq": boundary.event_count,
+                "events_removed": removed,
+                "checkpoint_seq": boundary.seq,
+                "archive": path.name,
+                "archive_sha256": digest,
+            },
+        )
+    return RetentionResult(boundary.event_count, removed, path, digest, boundary.seq)
