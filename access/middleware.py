@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_tenants.utils import get_public_schema_name
 from rest_framework_simplejwt.exceptions import TokenError
@@ -16,6 +17,7 @@ from access.authentication import raw_api_key
 from access.keys import agent_key_authenticate
 from metaqore_site.database import tenant_connection
 from metaqore_site.middleware import request_attributes
+from metaqore_site.outage import database_unavailable_response
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,11 @@ class RateLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             usage, refused = self._check(request)
+        except DatabaseError:
+            # Looking the API key up failed: the database, not the cache, is down. Nothing
+            # can be served without it, and "unlimited" would be the wrong thing to log.
+            logger.warning("Database unavailable while rate limiting", exc_info=True)
+            return database_unavailable_response(request)
         except Exception:  # the cache (Redis) is down: stay available, say so in the logs
             logger.exception("Rate limiting skipped: the cache is unavailable")
             usage, refused = None, None

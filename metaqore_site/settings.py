@@ -68,6 +68,8 @@ METAQORE_WSGI_THREADS = env_int("METAQORE_WSGI_THREADS", 8)
 METAQORE_WEBHOOK_ALLOW_PRIVATE = env_bool("METAQORE_WEBHOOK_ALLOW_PRIVATE", False)
 METAQORE_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_TIMEOUT_SECONDS") or 10)
 METAQORE_METRICS_TOKEN = os.environ.get("METAQORE_METRICS_TOKEN", "")
+# Database outages answer 503 with this Retry-After (metaqore_site.outage).
+METAQORE_OUTAGE_RETRY_AFTER_SECONDS = env_int("METAQORE_OUTAGE_RETRY_AFTER_SECONDS", 5)
 # Content-Security-Policy of the dashboard and admin pages (README "Security"); empty: none.
 METAQORE_CONTENT_SECURITY_POLICY = os.environ.get(
     "METAQORE_CONTENT_SECURITY_POLICY",
@@ -154,6 +156,7 @@ MIDDLEWARE = [
     "metaqore_site.metrics.RequestMetricsMiddleware",
     "metaqore_site.middleware.RequestIdMiddleware",
     "metaqore_site.middleware.BodySizeLimitMiddleware",
+    "metaqore_site.outage.DatabaseOutageMiddleware",
     "metaqore_site.middleware.ContentSecurityPolicyMiddleware",
     "tenants.middleware.OrganizationMiddleware",
     "governance.middleware.GovernanceHeadersMiddleware",

@@ -14,6 +14,7 @@ from django_tenants.utils import get_public_schema_name
 
 from metaqore_site.database import tenant_connection
 from metaqore_site.middleware import request_attributes
+from metaqore_site.outage import database_unavailable_response
 from tenants.models import SLUG_PATTERN, Domain, Organization
 
 ORG_HEADER = "X-MetaQore-Org"
@@ -36,10 +37,7 @@ class OrganizationMiddleware(TenantMainMiddleware):
         except OrganizationNotFound as exc:
             return JsonResponse({"detail": str(exc)}, status=exc.status)
         except DatabaseError:
-            return JsonResponse(
-                {"status": "error", "database": "error", "detail": "Database unavailable."},
-                status=503,
-            )
+            return database_unavailable_response(request)
         if organization is None:
             request_attributes(request).tenant = FakeTenant(schema_name=get_public_schema_name())
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -12,10 +14,22 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from metaqore_site.errors import GovernanceError
+from metaqore_site.outage import (
+    database_unavailable,
+    database_unavailable_response,
+    embedded_database_revive,
+    outage_payload,
+    retry_after_seconds,
+)
 from metaqore_site.pages import server_error_page
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if database_unavailable(exc):
+        embedded_database_revive()
+        request_id = getattr(context.get("request"), "request_id", None)
+        body = {**outage_payload(), **({"request_id": request_id} if request_id else {})}
+        return Response(body, status=503, headers={"Retry-After": str(retry_after_seconds())})
     if isinstance(exc, GovernanceError):
         return Response(exc.as_payload(), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -46,7 +60,10 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: API clients get JSON (with the request id to quote), pages HTML."""
+    """``handler500``: API clients get JSON (with the request id to quote), pages HTML; a lost
+    database connection (in a middleware, say) is a 503 with ``Retry-After`` instead."""
+    if database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response(request)
     if request.path.startswith(API_PREFIX):
         return JsonResponse(
             {

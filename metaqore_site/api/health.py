@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from metaqore_site.outage import embedded_database_revive, retry_after_seconds
+
 
 def database_ok() -> bool:
     try:
@@ -55,4 +57,11 @@ class HealthView(APIView):
     def get(self, request: Request) -> Response:
         organization = getattr(getattr(request, "tenant", None), "slug", None)
         db_ok = database_ok()
-        return Response(health_payload(organization, db_ok), status=200 if db_ok else 503)
+        if not db_ok:
+            embedded_database_revive()
+            return Response(
+                health_payload(organization, db_ok),
+                status=503,
+                headers={"Retry-After": str(retry_after_seconds())},
+            )
+        return Response(health_payload(organization, db_ok))
