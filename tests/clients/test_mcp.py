@@ -229,3 +229,34 @@ def test_the_stdio_proxy_exits_2_without_configuration_or_server(server):
         argv, env=env, input="", capture_output=True, text=True, timeout=60, check=False
     )
     assert down.returncode == 2 and "cannot serve" in down.stderr
+
+
+def test_mcp_on_the_organizations_own_host(server):
+    """Plain JSON-RPC over HTTP, the org chosen by its host (client.localhost), no org header."""
+    base, keys = server
+    port = base.rsplit(":", 1)[1]
+    headers = {
+        "Host": f"client.localhost:{port}",
+        "Authorization": f"Bearer {keys['coder']}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    response = httpx.post(
+        f"{base}/mcp",
+        json={"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == 7 and {tool["name"] for tool in body["result"]["tools"]} >= TOOLS
+    called = httpx.post(
+        f"{base}/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 8,
+            "method": "tools/call",
+            "params": {"name": "get_policy", "arguments": {}},
+        },
+        headers=headers,
+    ).json()["result"]
+    assert called["isError"] is False and called["structuredContent"]["mode"] == "strict"
