@@ -28,6 +28,7 @@ USER_ROLES: dict[str, frozenset[str]] = {
     "manage_skills": frozenset({ORG_ADMIN}),  # the HMCP skill registry
     "train_specialists": frozenset(),  # trainers are agents: claim/complete/fail jobs
     "manage_webhooks": frozenset({ORG_ADMIN}),  # they receive the org's events: admins only
+    "manage_jobs": frozenset({ORG_ADMIN}),  # the org's background jobs; retry dead ones
     "internal": frozenset(),  # privileged clients only
 }
 # Actions any agent key may take, and those reserved to privileged keys.

@@ -4,6 +4,7 @@ from django.urls import path
 from dashboard.views.admin_pages import AgentKeysView, PolicyView, UsersView
 from dashboard.views.audit import AuditTrailView, AuditVerifyView
 from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
+from dashboard.views.jobs import JobsView
 from dashboard.views.lockouts import LockoutsView
 from dashboard.views.overview import OverviewView
 from dashboard.views.projects import ProjectDetailView, ProjectListView
@@ -44,6 +45,7 @@ urlpatterns = [
     path("providers/<str:name>/", ProviderDetailView.as_view(), name="provider"),
     path("webhooks/", WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<str:webhook_id>/", WebhookDetailView.as_view(), name="webhook"),
+    path("jobs/", JobsView.as_view(), name="jobs"),
     path("specialists/", SpecialistsView.as_view(), name="specialists"),
     path("specialists/policy/", HierarchyPolicyView.as_view(), name="hierarchy-policy"),
     path("specialists/skills/<str:skill_id>/", SkillDetailView.as_view(), name="skill"),

@@ -8,3 +8,10 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "jobs"
     verbose_name = "Background jobs"
+
+    def ready(self) -> None:
+        from jobs.metrics import OrgJobsCollector, QueueCollector
+        from metaqore_site.metrics import register_org_collector, register_platform_collector
+
+        register_org_collector(OrgJobsCollector())
+        register_platform_collector(QueueCollector())

@@ -120,6 +120,15 @@ def register_org_collector(collector: OrgCollector[Any]) -> None:
     ORG_COLLECTORS.append(collector)
 
 
+# Collectors of platform-wide series (public schema), e.g. the job queue's depth.
+PLATFORM_COLLECTORS: list[Any] = []
+
+
+def register_platform_collector(collector: Any) -> None:
+    """Called from an app's ``ready()``: ``collector.collect()`` yields metric families."""
+    PLATFORM_COLLECTORS.append(collector)
+
+
 def payload_counts(event_type: str, *keys: str) -> list[tuple]:
     """(value of each payload key…, count) of the audit events of one type, in this schema."""
     columns = ", ".join("COALESCE(payload->>%s, '')" for _ in keys)
@@ -145,6 +154,8 @@ class GovernanceCollector:
                     collector.collect_org(slug, own)
         for own in families:
             yield from own
+        for collector in PLATFORM_COLLECTORS:
+            yield from collector.collect()
 
 
 def _process_metrics() -> bytes:

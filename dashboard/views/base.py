@@ -25,6 +25,7 @@ NAV = [
     ("waivers", "Waivers", "read"),
     ("decisions", "Decision log", "read"),
     ("webhooks", "Webhooks", "manage_webhooks"),
+    ("jobs", "Jobs", "manage_jobs"),
     ("keys", "Agents & keys", "manage_keys"),
     ("users", "Users & roles", "manage_keys"),
     ("lockouts", "Locked accounts", "manage_keys"),

@@ -13,11 +13,14 @@ from itertools import pairwise
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 
+from access.roles import ORG_ADMIN
 from artifacts.services import artifact_declare
 from events.models import Webhook, WebhookDelivery
 from events.webhooks import webhook_create
 from projects.models import Project
+from tests.conftest import make_user
 from tests.events.live import CODER, Receiver, committed
 from tests.events.test_webhooks import ADMIN, SECRET, in_live
 from tests.jobs.worker import queue_clear, queue_rows, running_worker, wait_for, worker_env
@@ -130,6 +133,22 @@ def test_a_receiver_failing_past_the_limit_lands_in_dead_letters(
     assert (doomed.status, doomed.attempts) == ("failed", 3)
     assert job_states(hook) == [("failed", 3), ("succeeded", 1)]
     assert json.loads(receiver.requests[3].body)["resource_id"] == next_id
+    # The org admin's Jobs page lists it among the dead, with a Retry button.
+    [(dead_id,)] = queue_rows(
+        "SELECT id FROM procrastinate_jobs WHERE status = 'failed' AND lock LIKE %s",
+        [f"%:{hook.pk}"],
+    )
+
+    def jobs_page() -> str:
+        # In a connection of its own (committed): the login's audit events must not hold the
+        # org's chain head in this test's transaction while the fixture's cleanup appends.
+        client = Client(HTTP_HOST=live.domain)
+        client.force_login(make_user(live.organization, "ops-dead", ORG_ADMIN))
+        return client.get("/dashboard/jobs/?state=dead").content.decode()
+
+    page = committed(jobs_page)
+    assert f'data-job="{dead_id}" data-state="dead"' in page
+    assert f'name="retry" value="{dead_id}"' in page
 
 
 def test_a_worker_killed_mid_delivery_is_recovered_and_nothing_is_lost(
