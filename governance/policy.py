@@ -13,7 +13,7 @@ from access.roles import ORG_ADMIN
 from compliance.audit import audit_record
 from governance.models import GovernancePolicy, PolicyRevision
 from governance.rules import clean_rules, with_authors
-from metaqore_site.errors import GovernanceForbidden
+from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
 from metaqore_site.governed import mark_audited
 
 EDITABLE_FIELDS = (
@@ -65,13 +65,26 @@ def check_can_change(actor: Actor) -> None:
 
 @transaction.atomic
 def policy_update(
-    *, actor: Actor, changes: dict[str, Any], restored_from: int | None = None
+    *,
+    actor: Actor,
+    changes: dict[str, Any],
+    restored_from: int | None = None,
+    expected_revision: int | None = None,
 ) -> GovernancePolicy:
+    """Apply ``changes``; with ``expected_revision``, only if nobody saved another revision
+    since (a draft edited while another admin saved is refused, not silently overwritten)."""
     check_can_change(actor)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     policy = GovernancePolicy.load(for_update=True)
+    if expected_revision is not None and policy.revision != expected_revision:
+        raise GovernanceBlocked(
+            f"The policy is at revision {policy.revision} (by {policy.updated_by}), not "
+            f"{expected_revision}: reload it and apply your change again.",
+            code="stale_revision",
+            extra={"revision": policy.revision},
+        )
     changes = dict(changes)
     if "rules" in changes:
         changes["rules"] = authored_rules(changes["rules"], actor=actor, previous=policy.rules)

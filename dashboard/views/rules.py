@@ -56,8 +56,14 @@ class RulesView(DashboardPage):
     required_action = "simulate_policy"
 
     def draft(self, policy: GovernancePolicy) -> list[dict] | None:
-        draft = self.request.session.get(DRAFT)
-        return draft if draft is not None and draft != policy.rules else None
+        """The unsaved rules of this user, if they differ from the policy in force."""
+        draft = self.request.session.get(DRAFT) or {}
+        rules = draft.get("rules")
+        return rules if rules is not None and rules != policy.rules else None
+
+    def draft_base(self, policy: GovernancePolicy) -> int:
+        """The revision the draft started from (a save is refused if another one came since)."""
+        return (self.request.session.get(DRAFT) or {}).get("base", policy.revision)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -69,6 +75,7 @@ class RulesView(DashboardPage):
         context.update(
             policy=policy,
             draft=draft,
+            draft_base=self.draft_base(policy) if draft is not None else None,
             rows=[
                 {
                     **rule,
@@ -97,8 +104,11 @@ class RulesView(DashboardPage):
             return self.simulate(draft, policy)
         self.require("change_policy")
         if op == "save":
+            base = self.draft_base(policy)
             if self.governed(
-                lambda: policy_update(actor=self.actor, changes={"rules": draft}),
+                lambda: policy_update(
+                    actor=self.actor, changes={"rules": draft}, expected_revision=base
+                ),
                 "Rules saved: a new policy revision is in force.",
             ):
                 request.session.pop(DRAFT, None)
@@ -130,7 +140,8 @@ class RulesView(DashboardPage):
                 return self.render_to_response(self.get_context_data(form=form), status=400)
         else:
             self.edit(op, draft)
-        request.session[DRAFT] = draft
+        base = self.draft_base(policy) if self.draft(policy) is not None else policy.revision
+        request.session[DRAFT] = {"base": base, "rules": draft}
         return redirect("dashboard:rules")
 
     def edit(self, op: str, draft: list[dict]) -> None:

@@ -1,7 +1,8 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from access.permissions import action_permission
@@ -36,20 +37,43 @@ class ConflictViewSet(GovernedReadOnlyViewSet):
         return Response(ConflictSerializer(conflict).data)
 
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The revision your change is based on (e.g. `4`): if another revision was "
+    "saved meanwhile, the change is refused with 409 `stale_revision` instead of overwriting it.",
+)
+
+
+def expected_revision(request) -> int | None:
+    value = request.headers.get("If-Match", "").strip().strip('"').removeprefix("W/").strip('"')
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise ValidationError({"If-Match": ["A policy revision number, e.g. 4."]})
+    return int(value)
+
+
 class GovernancePolicyView(GovernedAPIView):
     permission_classes = [action_permission(read="read", write="change_policy")]
-    may_conflict = False
     serializer_class = GovernancePolicySerializer
 
     def get(self, request):
         return Response(GovernancePolicySerializer(GovernancePolicy.load()).data)
 
+    @extend_schema(parameters=[IF_MATCH])
     def patch(self, request):
         serializer = GovernancePolicySerializer(
             GovernancePolicy.load(), data=request.data, partial=True
         )
         serializer.is_valid(raise_exception=True)
-        policy = policy_service.policy_update(actor=self.actor, changes=serializer.validated_data)
+        policy = policy_service.policy_update(
+            actor=self.actor,
+            changes=serializer.validated_data,
+            expected_revision=expected_revision(request),
+        )
         request._request.governance_mode = policy.mode
         return Response(GovernancePolicySerializer(policy).data)
 

@@ -164,3 +164,16 @@ def test_query_counts_do_not_grow(org_a, history, django_assert_max_num_queries)
     for path in ("/dashboard/rules/", "/dashboard/waivers/", "/dashboard/decisions/"):
         with django_assert_max_num_queries(20):
             assert admin.get(path).status_code == 200
+
+
+def test_a_draft_does_not_overwrite_a_revision_saved_meanwhile(org_a):
+    set_policy(rules=[rule("a", "warn")])
+    admin = login(org_a, "adam", ORG_ADMIN)
+    admin.post("/dashboard/rules/", {"op": "action", "rule": "a", "action": "enforce"})
+    set_policy(rules=[rule("a", "warn"), rule("b", "dryrun")])  # another admin saves
+    response = admin.post("/dashboard/rules/", {"op": "save"}, follow=True)
+    assert "not 2: reload it" in response.content.decode()
+    assert [(r["id"], r["action"]) for r in GovernancePolicy.load().rules] == [
+        ("a", "warn"),
+        ("b", "dryrun"),
+    ]

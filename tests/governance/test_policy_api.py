@@ -167,3 +167,13 @@ def test_revisions_and_restore(org_admin, org_a):
     assert again.status_code == 200 and again.json()["revision"] == 5
     assert org_admin.post(f"{RULES}/revisions/99/restore").status_code == 404
     assert org_admin.get(f"{RULES}/revisions/abc").status_code == 404
+
+
+def test_if_match_refuses_a_stale_revision(org_admin, org_a):
+    assert org_admin.patch(RULES, {"mode": "adaptive"}, HTTP_IF_MATCH="1").status_code == 200
+    stale = org_admin.patch(RULES, {"mode": "playground"}, HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 409
+    assert (stale.json()["code"], stale.json()["revision"]) == ("stale_revision", 2)
+    assert org_admin.patch(RULES, {"mode": "playground"}, HTTP_IF_MATCH="x").status_code == 400
+    assert org_admin.patch(RULES, {"mode": "playground"}, HTTP_IF_MATCH="2").status_code == 200
+    assert GovernancePolicy.load().mode == "playground"
