@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -218,13 +219,14 @@ def test_specialists_training_jobs_and_webhooks(server):
         admin.webhooks.get(hook["id"])
 
 
-def test_async_client_covers_the_same_groups(server):
+def test_async_client_covers_the_same_groups(server, tmp_path):
     base, keys = server
 
     async def scenario():
         async with (
             AsyncMetaQore(base, keys["coder"], org="client") as coder,
             AsyncMetaQore(base, keys["officer"], org="client") as officer,
+            AsyncMetaQore(base, keys["studio"], org="client") as studio,
         ):
             project = await coder.projects.create("async-groups")
             task = await coder.tasks.create(project["id"], "write it")
@@ -241,9 +243,15 @@ def test_async_client_covers_the_same_groups(server):
                 if len(events) == 2:
                     break
             await stream.aclose()
-            return task, report, resolved, decision, events
+            exported = await studio.audit.export(
+                "jsonl", tmp_path / "trail.jsonl", event_type="conflict.*"
+            )
+            return task, report, resolved, decision, events, exported
 
-    task, report, resolved, decision, events = asyncio.run(scenario())
+    task, report, resolved, decision, events, exported = asyncio.run(scenario())
+    lines = (tmp_path / "trail.jsonl").read_text().splitlines()
+    assert exported == (tmp_path / "trail.jsonl").stat().st_size > 0
+    assert {json.loads(line)["event_type"] for line in lines} >= {"conflict.resolved"}
     assert task["title"] == "write it"
     assert report["blocked_artifacts"] and report["conflicts_total"] == 1
     assert resolved["status"] == "resolved"
