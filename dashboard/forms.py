@@ -111,6 +111,7 @@ class SkillForm(forms.ModelForm):
     class Meta:
         model = Skill
         fields = list(SKILL_FIELDS)
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
 class SkillEditForm(SkillForm):

@@ -187,6 +187,8 @@ def live_site(browser_org, tmp_path_factory) -> Iterator[LiveSite]:
         METAQORE_ENABLE_RATE_LIMIT="false",
         METAQORE_SECURE_COOKIES="false",  # plain http: the browser must send the session back
         DEBUG="false",
+        # The webhook journey's receiver listens on 127.0.0.1.
+        METAQORE_WEBHOOK_ALLOW_PRIVATE="true",
     )
     with running_server(env, log=log) as base:
         yield LiveSite(base, log)
