@@ -322,3 +322,48 @@ class Erasure(models.Model):
 
 
 governed(Erasure, service="compliance.erasure (erasure_request, erasure_approve, erasure_execute)")
+
+
+def new_verification_id() -> str:
+    return public_id("ver")
+
+
+class AuditVerification(models.Model):
+    """One run of the server's verification of the chain and its checkpoints, with progress.
+
+    ``incremental`` runs (GET …/verify, the dashboard) start from the newest checkpoint a passed
+    run already covered; ``full`` runs (the ``compliance.verify_full`` job, ``audit_verify``)
+    start from the genesis or the retention boundary and report progress while they run."""
+
+    KIND_FULL = "full"
+    KIND_INCREMENTAL = "incremental"
+    QUEUED, RUNNING, PASSED, FAILED = "queued", "running", "passed", "failed"
+    STATUSES = ((QUEUED, QUEUED), (RUNNING, RUNNING), (PASSED, PASSED), (FAILED, FAILED))
+
+    id = models.CharField(
+        primary_key=True, max_length=32, default=new_verification_id, editable=False
+    )
+    kind = models.CharField(
+        max_length=20, choices=((KIND_FULL, "full"), (KIND_INCREMENTAL, "incremental"))
+    )
+    status = models.CharField(max_length=20, choices=STATUSES, default=QUEUED)
+    requested_by = models.CharField(max_length=220)
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    from_seq = models.BigIntegerField(default=0)
+    through_seq = models.BigIntegerField(default=0)
+    events_total = models.BigIntegerField(default=0)
+    events_checked = models.BigIntegerField(default=0)
+    checkpoints_checked = models.IntegerField(default=0)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "through_seq"], name="audit_verification_done")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} verification {self.id} ({self.status})"
+
+
+bookkeeping(AuditVerification, reason="runs of the chain verification and their progress")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from compliance.checkpoints import checkpoint_if_moved
 from compliance.erasure import erasure_execute_job  # noqa: F401 (runs approved erasures)
+from compliance.verification import verify_full  # noqa: F401 (full verification runs)
 from jobs.queue import every_org, org_task
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -13,14 +13,19 @@ from rest_framework.response import Response
 from access.permissions import action_permission
 from compliance.api.filters import ISO8601Field
 from compliance.api.permissions import CanReadAudit
-from compliance.api.serializers import CheckpointSerializer, PublicKeysSerializer
+from compliance.api.serializers import (
+    CheckpointSerializer,
+    PublicKeysSerializer,
+    VerificationSerializer,
+)
 from compliance.audit import current_organization_slug
 from compliance.checkpoints import checkpoint_create, public_keys_list
 from compliance.evidence import CONTENT_TYPE, evidence_chunks, evidence_prepare
-from compliance.models import AuditCheckpoint
+from compliance.models import AuditCheckpoint, AuditVerification
+from compliance.verification import verification_request
 from metaqore_site.api.pagination import StandardPagination
 from metaqore_site.api.streaming import streaming_response
-from metaqore_site.api.viewsets import GovernedAPIView
+from metaqore_site.api.viewsets import ActorMixin, GovernedAPIView, PublicIdLookupMixin
 
 # Reading needs read_audit; signing a checkpoint now: org admins and auditors.
 CanCheckpoint = action_permission(read="read_audit", write="take_checkpoint")
@@ -96,3 +101,22 @@ class EvidenceView(GovernedAPIView):
         )
         response["X-MetaQore-Evidence-Events"] = str(bundle.event_count)
         return response
+
+
+class VerificationListView(ActorMixin, generics.ListAPIView):
+    """Runs of the verification; POST queues a full one (a job: watch its progress here)."""
+
+    queryset = AuditVerification.objects.order_by("-requested_at")
+    serializer_class = VerificationSerializer
+    permission_classes = [CanReadAudit]
+
+    @extend_schema(request=None, responses={202: VerificationSerializer})
+    def post(self, request):
+        run = verification_request(actor=self.actor)
+        return Response(VerificationSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VerificationDetailView(ActorMixin, PublicIdLookupMixin, generics.RetrieveAPIView):
+    queryset = AuditVerification.objects.all()
+    serializer_class = VerificationSerializer
+    permission_classes = [CanReadAudit]

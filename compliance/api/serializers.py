@@ -3,7 +3,7 @@ from rest_framework import serializers
 from compliance.chain import EVENT_FIELDS, format_timestamp
 from compliance.checkpoints import checkpoint_as_dict
 from compliance.erasure import SubjectError, erasure_subject_clean
-from compliance.models import AuditEvent, Erasure
+from compliance.models import AuditEvent, AuditVerification, Erasure
 
 
 class CanonicalTimestampField(serializers.DateTimeField):
@@ -27,10 +27,39 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class VerifyResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
+    kind = serializers.ChoiceField(choices=["incremental", "full"])
+    from_seq = serializers.IntegerField(help_text="First event checked (after a checkpoint).")
+    through_seq = serializers.IntegerField()
     events_checked = serializers.IntegerField()
+    checkpoints_checked = serializers.IntegerField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
     head_hash = serializers.CharField(allow_null=True)
     reason = serializers.CharField(allow_null=True)
+    verification_id = serializers.CharField()
+
+
+class VerificationSerializer(serializers.ModelSerializer):
+    requested_at = CanonicalTimestampField(read_only=True)
+    finished_at = CanonicalTimestampField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditVerification
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "requested_by",
+            "requested_at",
+            "finished_at",
+            "from_seq",
+            "through_seq",
+            "events_total",
+            "events_checked",
+            "checkpoints_checked",
+            "first_bad_seq",
+            "reason",
+        ]
+        read_only_fields = fields
 
 
 class CheckpointSerializer(serializers.Serializer):

@@ -5,7 +5,13 @@ from compliance.api.erasure_views import (
     ErasureDetailView,
     ErasureListView,
 )
-from compliance.api.evidence_views import CheckpointListView, EvidenceView, PublicKeysView
+from compliance.api.evidence_views import (
+    CheckpointListView,
+    EvidenceView,
+    PublicKeysView,
+    VerificationDetailView,
+    VerificationListView,
+)
 from compliance.api.views import (
     AuditEventDetailView,
     AuditEventListView,
@@ -18,6 +24,12 @@ urlpatterns = [
     re_path(r"^audit/(?P<pk>[^/]{1,64})/?$", AuditEventDetailView.as_view(), name="audit-detail"),
     re_path(r"^export/?$", AuditExportView.as_view(), name="audit-export"),
     re_path(r"^verify/?$", AuditVerifyView.as_view(), name="audit-verify"),
+    re_path(r"^verifications/?$", VerificationListView.as_view(), name="audit-verifications"),
+    re_path(
+        r"^verifications/(?P<pk>[^/]{1,64})/?$",
+        VerificationDetailView.as_view(),
+        name="audit-verification",
+    ),
     re_path(r"^checkpoints/?$", CheckpointListView.as_view(), name="audit-checkpoints"),
     re_path(r"^evidence/?$", EvidenceView.as_view(), name="audit-evidence"),
     re_path(r"^erasures/?$", ErasureListView.as_view(), name="audit-erasures"),

@@ -14,7 +14,7 @@ from compliance.api.permissions import CanReadAudit
 from compliance.api.serializers import AuditEventSerializer, VerifyResultSerializer
 from compliance.exports import FORMATS, ExportError, export_chunks, export_prepare
 from compliance.models import AuditEvent
-from compliance.selectors import audit_chain_verify
+from compliance.verification import verification_run
 from metaqore_site.api.streaming import streaming_response
 from metaqore_site.api.viewsets import ActorMixin, GovernedAPIView
 
@@ -103,8 +103,11 @@ class AuditExportView(GovernedAPIView):
 
 
 class AuditVerifyView(GovernedAPIView):
+    """Incremental: from the newest checkpoint a passed run covered (full re-verification is a
+    job: POST …/verifications)."""
+
     permission_classes = [CanReadAudit]
 
     @extend_schema(responses=VerifyResultSerializer)
     def get(self, request):
-        return Response(audit_chain_verify().as_dict())
+        return Response(verification_run(actor=self.actor).as_dict())

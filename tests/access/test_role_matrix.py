@@ -122,6 +122,13 @@ MATRIX = [
     ("GET", "/api/v1/governance/compliance/export?format=jsonl", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/verify", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/checkpoints", None, READ_AUDIT),
+    ("GET", "/api/v1/governance/compliance/verifications", None, READ_AUDIT),
+    (
+        "POST",
+        "/api/v1/governance/compliance/verifications",
+        None,
+        row(403, 202, 403, 202, 202, 202, 401, 401),
+    ),
     ("GET", "/api/v1/governance/compliance/evidence", None, READ_AUDIT),
     ("GET", "/api/v1/governance/compliance/erasures", None, READ_AUDIT),
     (

@@ -391,10 +391,15 @@ def test_verify_intact(auditor_client, sample):
     body = auditor_client.get(VERIFY).json()
     assert body == {
         "ok": True,
+        "kind": "incremental",
+        "from_seq": 1,  # no run passed before: from the genesis
+        "through_seq": last_seq(),
         "events_checked": last_seq(),
+        "checkpoints_checked": 0,
         "first_bad_seq": None,
         "head_hash": AuditEvent.objects.get(seq=last_seq()).hash,
         "reason": None,
+        "verification_id": body["verification_id"],
     }
 
 

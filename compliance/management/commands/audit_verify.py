@@ -1,14 +1,16 @@
 from django.core.management.base import CommandError
 
-from compliance.chain import jsonl_chain_verify
+from access.actors import cli_actor
+from compliance.chain import VerifyResult, jsonl_chain_verify
 from compliance.models import AuditEvent
-from compliance.selectors import audit_chain_verify
+from compliance.verification import VerificationReport, verification_run
 from tenants.management.org_command import OrgCommand, in_organization
 
 
 class Command(OrgCommand):
     help = (
-        "Recompute an organization's audit hash chain, from the database or from a JSONL "
+        "Recompute an organization's audit hash chain and check its signed checkpoints (a "
+        "full verification from the genesis or the retention boundary), or verify a JSONL "
         "export. Exit 0 when intact, 1 naming the first bad seq."
     )
 
@@ -22,6 +24,7 @@ class Command(OrgCommand):
         )
 
     def handle(self, *args, org, from_file, **options):
+        result: VerifyResult | VerificationReport
         with in_organization(org):
             if from_file:
                 try:
@@ -44,8 +47,10 @@ class Command(OrgCommand):
                         )
                 source = from_file
             else:
-                result = audit_chain_verify()
-                source = f"the database of '{org}'"
+                result = verification_run(kind="full", actor=cli_actor())
+                source = (
+                    f"the database of '{org}' with {result.checkpoints_checked} signed checkpoints"
+                )
         if not result.ok:
             raise CommandError(
                 f"Audit chain broken at seq {result.first_bad_seq}: {result.reason} "
