@@ -21,8 +21,8 @@ from rest_framework import serializers
 
 from access.models import Agent
 from artifacts.models import Conflict
-from compliance.models import AuditEvent
-from governance.models import GovernancePolicy, Provider
+from compliance.models import AuditEvent, Erasure
+from governance.models import GovernancePolicy, Provider, Waiver
 from governance.provider_routing import POLICY_ALIASES
 from hmcp.models import Skill, TrainingJob
 from tests.conftest import client_for, make_agent_key
@@ -71,6 +71,17 @@ DESTINATIONS: dict[tuple[str, str], list[models.Field | str]] = {
     ("ProposalSerializer", "parent_specialist_id"): [LOOKUP],
     ("TransitionSerializer", "reason"): [JSON],
     ("FailSerializer", "reason"): [TrainingJob._meta.get_field("failure_reason"), JSON],
+    # Rules and waivers (#20): match criteria and rule texts live in JSON documents.
+    ("MatchSerializer", "conflict_types[]"): [JSON],
+    ("MatchSerializer", "project_ids[]"): [JSON],
+    ("MatchSerializer", "artifact_types[]"): [JSON],
+    ("MatchSerializer", "agents[]"): [JSON],
+    ("MatchSerializer", "paths[]"): [JSON],
+    ("RuleSerializer", "id"): [JSON],
+    ("RuleSerializer", "description"): [JSON],
+    ("WaiverRevokeSerializer", "reason"): [Waiver._meta.get_field("revoke_reason"), JSON],
+    # Evidence (#23): an erasure request's reason
+    ("ErasureRequestSerializer", "reason"): [Erasure._meta.get_field("reason"), JSON],
 }
 
 # Model serializer fields that also land in an audit column (beyond their own model column).

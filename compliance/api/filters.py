@@ -37,9 +37,10 @@ class ISO8601Field(forms.CharField):
         text = value.strip().replace(" ", "+") if "T" in value else value.strip()
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+            # In UTC: PostgreSQL refuses offsets Python accepts (beyond ±15:59).
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ISO8601Filter(django_filters.Filter):

@@ -1,6 +1,7 @@
 import django_filters
 
 from artifacts.models import Conflict
+from compliance.api.filters import ISO8601Filter
 from governance.models import AdmissionDecision, Waiver
 from governance.rules import OUTCOMES
 from governance.waivers import waivers_by_status
@@ -29,7 +30,7 @@ class DecisionFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="project_id", max_length=32)
     outcome = django_filters.ChoiceFilter(choices=[(o, o) for o in OUTCOMES])
     rule = django_filters.CharFilter(method="filter_rule", max_length=64)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = ISO8601Filter(field_name="created_at", lookup_expr="gte")
     artifact_id = django_filters.CharFilter(field_name="artifact_id", max_length=32)
 
     class Meta:

@@ -107,6 +107,9 @@ def test_decision_filters(org_admin, coder, tester, project):
     assert org_admin.get(f"{url}?project=proj_nope").json()["count"] == 0
     assert org_admin.get(f"{url}?since=2999-01-01T00:00:00Z").json()["count"] == 0
     assert org_admin.get(f"{url}?since=yesterday").status_code == 400
+    # Offsets PostgreSQL refuses (beyond ±15:59) are read in UTC, not passed through (was a 500)
+    assert org_admin.get(f"{url}?since=0332-03-09T18:55:09%2B16:43").json()["count"] == 2
+    assert org_admin.get(f"{url}?since=9999-12-31T23:59:59-10:00").status_code == 400
     assert org_admin.get(f"{url}?outcome=maybe").status_code == 400
     detail = org_admin.get(f"{url}/{only_blocked[0]['id']}")
     assert detail.status_code == 200 and detail.json()["outcome"] == "blocked"
