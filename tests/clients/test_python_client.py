@@ -14,6 +14,7 @@ import pytest
 from metaqore_client import (
     AsyncMetaQore,
     BlockedError,
+    GovernanceBlocked,
     MetaQore,
     NotFound,
     PermissionDenied,
@@ -206,6 +207,13 @@ def test_specialists_training_jobs_and_webhooks(server):
     assert done["status"] == "completed" and done["specialist"]["lifecycle"] == "active"
     assert agent.specialists.get(created["id"])["lifecycle"] == "active"
     assert agent.specialists.list(skill_id="log-triage")["count"] == 1
+
+    policy = admin.governance.policy()
+    with pytest.raises(GovernanceBlocked) as stale:
+        admin.governance.update_policy(revision=policy["revision"] - 1, max_waiver_days=20)
+    assert stale.value.body["code"] == "stale_revision"
+    changed = admin.governance.update_policy(revision=policy["revision"], max_waiver_days=20)
+    assert changed["revision"] == policy["revision"] + 1 and changed["max_waiver_days"] == 20
 
     hook = admin.webhooks.create("http://127.0.0.1:9/hook", ["artifact.*"])
     assert hook["secret"] and hook["id"]

@@ -81,8 +81,9 @@ class BaseClient:
     @staticmethod
     def _request_headers(call: Call) -> dict[str, str]:
         if call.method != "POST":
-            return {}
-        return {"Idempotency-Key": call.idempotency_key or f"mqc-{uuid.uuid4().hex}"}
+            return dict(call.headers)
+        key = call.idempotency_key or f"mqc-{uuid.uuid4().hex}"
+        return {**call.headers, "Idempotency-Key": key}
 
     @staticmethod
     def _result(call: Call, response: httpx.Response) -> Any:

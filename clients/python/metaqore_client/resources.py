@@ -31,6 +31,7 @@ class Call:
     parse: Callable[[httpx.Response], Any] = field(default=_json)
     ok: tuple[int, ...] = ()  # statuses that are answers, not errors (e.g. 409 on declare)
     idempotency_key: str | None = None  # POSTs get a fresh one per call unless given
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +150,11 @@ class Governance(Resource):
     def policy(self) -> Any:
         return self._send(Call("GET", "governance/policy"))
 
-    def update_policy(self, **fields: Any) -> Any:
-        return self._send(Call("PATCH", "governance/policy", json=fields))
+    def update_policy(self, *, revision: int | None = None, **fields: Any) -> Any:
+        """Change the policy (org admins). With ``revision``, the change is refused (409
+        ``stale_revision``) if another revision was saved since that one (``If-Match``)."""
+        headers = {"If-Match": str(revision)} if revision is not None else {}
+        return self._send(Call("PATCH", "governance/policy", json=fields, headers=headers))
 
 
 class Routing(Resource):
