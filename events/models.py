@@ -19,9 +19,10 @@ def new_delivery_id() -> str:
 class Webhook(models.Model):
     """An org's subscriber: live events matching ``event_types`` are POSTed to ``url``.
 
-    ``last_seq`` is its cursor in the audit trail (the outbox): events up to it have been
-    queued as deliveries. ``failing_since`` is the first failure since the last success; a
-    webhook failing for 24 h is disabled (``webhook.disabled`` event).
+    ``last_seq`` is where it stopped receiving (created, paused, disabled): when it is
+    re-activated, the live events after it are queued as deliveries. ``failing_since`` is the
+    first failure since the last success; a webhook failing for 24 h is disabled
+    (``webhook.disabled`` event).
     """
 
     id = models.CharField(primary_key=True, max_length=32, default=new_webhook_id, editable=False)
@@ -90,7 +91,7 @@ governed(
     Webhook,
     service="events.webhooks (webhook_create/webhook_update/webhook_delete)",
     bookkeeping_columns={
-        "last_seq": "the delivery cursor: the last event seq fanned out to this webhook",
+        "last_seq": "where a paused webhook stopped: events after it are queued on resume",
         "failing_since": "delivery health, set and cleared by the delivery worker",
     },
 )

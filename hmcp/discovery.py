@@ -30,13 +30,14 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.text import slugify
 
-from hmcp.models import HierarchyPolicy, Skill
+from hmcp.models import DiscoveryRun, HierarchyPolicy, Skill
 from projects.models import Task
 
 MAX_TASKS_SCANNED = 100_000
 MAX_RESULTS = 200
 EXAMPLES_PER_PATTERN = 3
 MAX_PATTERN_LENGTH = 200
+RUNS_KEPT = 30  # stored discovery runs per org
 
 _QUOTED = re.compile(r"""(?<!\w)'[^']*'(?!\w)|"[^"]*"|`[^`]*`|“[^”]*”""")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -143,3 +144,31 @@ def specialists_discover(
         scanned_tasks=scanned,
         truncated=truncated,
     )
+
+
+def discovery_run_store() -> DiscoveryRun:
+    """Run discovery with the hierarchy policy's defaults and keep the report (the latest
+    ``RUNS_KEPT`` runs are kept)."""
+    report = specialists_discover()
+    run = DiscoveryRun.objects.create(
+        days=report.days,
+        min_repetitions=report.min_repetitions,
+        scanned_tasks=report.scanned_tasks,
+        truncated=report.truncated,
+        results=[
+            {
+                "agent": group.agent,
+                "pattern": group.pattern,
+                "count": group.count,
+                "examples": group.examples,
+                "existing_skill": group.existing_skill,
+                "suggested_skill_id": group.suggested_skill_id,
+                "first_seen": group.first_seen.isoformat(),
+                "last_seen": group.last_seen.isoformat(),
+            }
+            for group in report.results
+        ],
+    )
+    stale = DiscoveryRun.objects.order_by("-ran_at", "-id").values_list("pk", flat=True)[RUNS_KEPT:]
+    DiscoveryRun.objects.filter(pk__in=list(stale)).delete()
+    return run

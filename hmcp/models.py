@@ -19,7 +19,7 @@ from governance.models import SingletonPolicy
 from hmcp import rules
 from hmcp.defaults import policy_field_values
 from metaqore_site.errors import GovernanceBypassError
-from metaqore_site.governed import governed
+from metaqore_site.governed import bookkeeping, governed
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -415,8 +415,30 @@ class TrainingJob(ServiceOnlyState):
         return {"specialist_id": self.specialist.id, "purpose": self.purpose}
 
 
+class DiscoveryRun(models.Model):
+    """One scheduled discovery of repeated work (``hmcp.tasks.discover_repeated_work``): the
+    patterns found, kept so the dashboard shows them without recomputing (latest runs only)."""
+
+    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    days = models.PositiveIntegerField()
+    min_repetitions = models.PositiveIntegerField()
+    scanned_tasks = models.PositiveIntegerField()
+    truncated = models.BooleanField(default=False)
+    results = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"discovery {self.ran_at:%Y-%m-%d %H:%M}: {len(self.results)} pattern(s)"
+
+
 # Governed tables (metaqore_site.governed; the guard: hmcp's govern_table migration).
 governed(Skill, service="hmcp.registry (skill_create/skill_update/skill_delete)")
 governed(HierarchyPolicy, service="hmcp.registry.hierarchy_policy_update")
 governed(Specialist, service="hmcp.services / hmcp.lifecycle (specialist_propose, ...)")
 governed(TrainingJob, service="hmcp.training (training_job_claim, ...)")
+bookkeeping(
+    DiscoveryRun,
+    reason="a report computed from the org's tasks (recomputable), not governance state",
+)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dashboard.forms import HierarchyPolicyForm, SkillEditForm, SkillForm, SpecialistMoveForm
 from dashboard.views.base import DashboardPage
-from hmcp.models import HierarchyPolicy, Skill, Specialist, TrainingJob
+from hmcp.models import DiscoveryRun, HierarchyPolicy, Skill, Specialist, TrainingJob
 from hmcp.registry import hierarchy_policy_update, skill_create, skill_delete, skill_update
 from hmcp.services import specialist_transition
 
@@ -40,6 +40,7 @@ class SpecialistsView(DashboardPage):
             lifecycle=lifecycle,
             lifecycles=Specialist.Lifecycle.values,
             jobs=jobs,
+            discovery=DiscoveryRun.objects.first(),  # the latest scheduled discovery
             now=timezone.now(),
             can_manage_skills=self.can("manage_skills"),
             can_change_policy=self.can("change_policy"),
