@@ -158,6 +158,11 @@ def old_org(db):
     connection.set_schema(SCHEMA)
     try:
         ids = fill_the_old_schema()
+        # Check the foreign keys now: their deferred checks would otherwise still be pending
+        # when a later migration alters those tables in this same transaction (as a real
+        # upgrade, whose rows were committed long before, never is).
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     finally:
         connection.set_schema_to_public()
     yield ids
