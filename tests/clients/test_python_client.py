@@ -55,6 +55,10 @@ def test_agent_loop_declare_blocked_then_resolved(server, tmp_path):
     assert tester.governance.resolve(conflict.id, "merge", note="merged")["status"] == "resolved"
     assert tester.artifacts.transition(blocked.artifact_id, "active")["state"] == "active"
 
+    decisions = coder.request("GET", "governance/decisions", params={"page_size": 5})
+    assert decisions["count"] >= 2  # any endpoint: the admission decisions of both declarations
+    with pytest.raises(NotFound):
+        coder.request("GET", "governance/conflicts/conf_0000000000000000")
     with pytest.raises(NotFound):
         coder.artifacts.get("art_0000000000000000")
     with pytest.raises(ValidationError) as bad:

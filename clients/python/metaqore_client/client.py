@@ -30,6 +30,7 @@ from metaqore_client.resources import (
     Specialists,
     Tasks,
     Webhooks,
+    clean,
 )
 from metaqore_client.retry import RETRY_STATUSES, retry_delay
 
@@ -69,6 +70,21 @@ class BaseClient:
         self.specialists = Specialists(self)
         self.webhooks = Webhooks(self)
         self.events = Events(self)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (),
+    ) -> Any:
+        """Any other endpoint under ``/api/v1/`` (``mq.request("GET", "governance/waivers")``),
+        with the same authentication, retries, idempotency and typed errors; ``ok`` lists
+        error statuses to return as answers instead of raising."""
+        call = Call(method.upper(), path, params=clean(params or {}), json=json, ok=ok)
+        return self._send(call)
 
     def health(self) -> Any:
         """``GET /api/v1/health`` (no auth): status, database, version, organization; a 503
