@@ -15,6 +15,7 @@ from access import ratelimits
 from access.actors import PRIVILEGED_HEADER, privileged_header_valid
 from access.authentication import raw_api_key
 from access.keys import agent_key_authenticate
+from access.ratelimit_counters import CHECK, COUNT, NONE
 from metaqore_site.database import tenant_connection
 from metaqore_site.middleware import request_attributes
 from metaqore_site.outage import database_unavailable_response
@@ -50,57 +51,52 @@ class RateLimitMiddleware:
         return response
 
     def _check(self, request: HttpRequest):
-        identity, privileged, bad_credential = self._identity(request)
-        if bad_credential:
-            failures = ratelimits.key_failures(request, increment=True)
-            if failures is not None and failures.limited:
-                return failures, _too_many(
-                    failures, "Too many invalid credentials from this address."
-                )
-        usage = ratelimits.request_usage(request, identity, privileged)
-        if usage is not None and usage.limited:
-            return usage, _too_many(usage, "Request rate limit exceeded.")
+        identity, privileged, keyfail = self._identity(request)
+        # One round trip to the counters (access.ratelimit_counters).
+        usage, refusal = ratelimits.request_check(request, identity, privileged, keyfail=keyfail)
+        if usage is not None and refusal is not None:
+            return usage, _too_many(usage, refusal)
         return usage, None
 
     @staticmethod
-    def _identity(request: HttpRequest) -> tuple[str, bool, bool]:
-        """(counter identity, privileged, an invalid credential was sent).
+    def _identity(request: HttpRequest) -> tuple[str, bool, int]:
+        """(counter identity, privileged, what the credential means for the address's
+        invalid-credential counter: NONE, CHECK a valid key, COUNT an invalid credential).
 
         The identity is a credential of this organization, after it authenticated; anything
-        else (no credential, a bad key or token, another org's credential) is the client IP."""
+        else (no credential, a bad key or token, another org's credential) is the client IP.
+        A valid key from an address over the invalid-credential limit is refused too (CHECK):
+        a key guessed right among many wrong ones does not get in."""
         schema = tenant_connection.schema_name
         ip = f"ip:{ratelimits.client_ip(request)}"
         if schema == get_public_schema_name():
-            return ip, False, False
+            return ip, False, NONE
         raw = raw_api_key(request)
         if raw is not None:
-            failures = ratelimits.key_failures(request, increment=False)
-            if failures is not None and failures.limited:
-                return ip, False, True  # do not even look the key up
             key = agent_key_authenticate(raw)
             if key is None:
-                return ip, False, True
+                return ip, False, COUNT
             request_attributes(request).metaqore_agent_key = key  # AgentKeyAuthentication reuses it
             # The privileged header elevates agent keys only; users are never privileged.
             header_privileged = privileged_header_valid(request.headers.get(PRIVILEGED_HEADER))
-            return f"{schema}:key:{key.pk}", key.is_privileged or header_privileged, False
+            return f"{schema}:key:{key.pk}", key.is_privileged or header_privileged, CHECK
         token = _bearer_token(request)
         if token is not None:
             try:
                 # simplejwt annotates its argument, the encoded JWT (a str), as a Token.
                 claims = AccessToken(token)  # type: ignore[arg-type]
             except TokenError:
-                return ip, False, True  # authentication answers 401
+                return ip, False, COUNT  # authentication answers 401
             if claims.get("org") != schema:
                 # Validly signed, but for another organization: user ids are per schema, so
                 # beta's user 4 must not spend alpha's user 4's budget. It counts against the
                 # caller's address, as the invalid credential it is here (401).
-                return ip, False, True
-            return f"{schema}:user:{claims.get('user_id')}", False, False
+                return ip, False, COUNT
+            return f"{schema}:user:{claims.get('user_id')}", False, NONE
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            return f"{schema}:user:{user.pk}", False, False
-        return ip, False, False
+            return f"{schema}:user:{user.pk}", False, NONE
+        return ip, False, NONE
 
 
 def _bearer_token(request: HttpRequest) -> str | None:

@@ -1,5 +1,6 @@
-"""Rate limits per credential (else per client IP), counted in Django's cache with
-django-ratelimit, so every worker sharing one Redis shares the counters.
+"""Rate limits per credential (else per client IP), counted in Django's cache (Redis when
+``REDIS_URL`` is set, so every worker shares the counters), in one round trip per request
+(access.ratelimit_counters).
 
 Semantics (README "Rate limits"):
 
@@ -15,6 +16,9 @@ Semantics (README "Rate limits"):
   every further one. These per-IP limits use sliding windows (the previous minute's count,
   weighted by how much of it still overlaps the last 60 seconds, plus this minute's), so a
   burst at a window boundary cannot pass twice the limit. Per-account lockout: access.lockout.
+
+The fixed windows end at a moment that depends on the identity (as django-ratelimit's do), so
+the clients' windows do not all roll over at once.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import hashlib
 import logging
 import math
 import time
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django_ratelimit.core import get_usage
+
+from access import ratelimit_counters as counters
 
 logger = logging.getLogger(__name__)
 
@@ -48,23 +54,23 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def _usage(request, group: str, identity: str, rate: str, *, increment: bool):
-    return get_usage(
-        request,
-        group=group,
-        key=lambda _group, _request: identity,
-        rate=rate,
-        increment=increment,
-    )
+def _fixed_window(group: str, identity: str, limit: int, period: int, now: float):
+    """The counter of ``identity``'s current window of ``period`` seconds, and when it ends."""
+    ts = int(now)
+    end = ts - ts % period + zlib.crc32(identity.encode()) % period
+    if end < ts:
+        end += period
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return counters.Fixed(f"mq:fw:{group}:{period}:{digest}:{end}", limit, period + 1), end
 
 
-def _as_usage(window: dict) -> Usage:
-    """A django-ratelimit (fixed) window as a Usage."""
+def _fixed_usage(limit: int, count: int, end: int, now: float) -> Usage:
+    limited = count > limit
     return Usage(
-        limit=window["limit"],
-        remaining=max(window["limit"] - window["count"], 0),
-        retry_after=max(window["time_left"], 1) if window["should_limit"] else 0,
-        limited=window["should_limit"],
+        limit=limit,
+        remaining=max(limit - count, 0),
+        retry_after=max(end - int(now), 1) if limited else 0,
+        limited=limited,
     )
 
 
@@ -86,10 +92,8 @@ def sliding_usage(
     with the last ``window`` seconds); counts this request when ``increment``. Over the limit
     when more than ``limit`` requests fell in the last ``window`` seconds (estimated)."""
     now = time.time()
-    index, elapsed = divmod(now, window)
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    current_key = f"mq:sw:{group}:{digest}:{int(index)}"
-    previous_key = f"mq:sw:{group}:{digest}:{int(index) - 1}"
+    counter = _sliding_window(group, identity, limit, window, now)
+    current_key, previous_key = counter.current_key, counter.previous_key
     if increment:
         cache.add(current_key, 0, window * 2 + 1)
         try:
@@ -100,6 +104,23 @@ def sliding_usage(
     else:
         current = cache.get(current_key, 0)
     previous = cache.get(previous_key, 0)
+    return _sliding_usage(limit, window, now, previous, current)
+
+
+def _sliding_window(group: str, identity: str, limit: int, window: int, now: float):
+    index, elapsed = divmod(now, window)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return counters.Sliding(
+        previous_key=f"mq:sw:{group}:{digest}:{int(index) - 1}",
+        current_key=f"mq:sw:{group}:{digest}:{int(index)}",
+        overlap=(window - elapsed) / window,
+        limit=limit,
+        ttl=window * 2 + 1,
+    )
+
+
+def _sliding_usage(limit: int, window: int, now: float, previous: int, current: int) -> Usage:
+    elapsed = now % window
     overlap = (window - elapsed) / window
     estimate = previous * overlap + current
     limited = estimate > limit
@@ -120,40 +141,49 @@ def sliding_usage(
     )
 
 
-def request_usage(request, identity: str, privileged: bool) -> Usage | None:
-    """Count this request against its identity's windows (None when limits are off)."""
+def request_check(
+    request, identity: str, privileged: bool, *, keyfail: int = counters.NONE
+) -> tuple[Usage | None, str | None]:
+    """Count this request against its identity's windows, in one round trip: (the usage for
+    the X-RateLimit headers, the reason to refuse it with 429 or None); (None, None) when
+    limits are off. ``keyfail``: ``counters.CHECK`` when a valid API key was sent (refused
+    while its address is over the invalid-credential limit), ``counters.COUNT`` when an
+    invalid credential was sent (it counts as one)."""
     if not settings.METAQORE_ENABLE_RATE_LIMIT:
-        return None
+        return None, None
     per_minute = settings.METAQORE_RATE_LIMIT_PER_MINUTE
     burst = settings.METAQORE_RATE_LIMIT_BURST
     if privileged:
         per_minute = settings.METAQORE_PRIVILEGED_RATE_LIMIT_PER_MINUTE
         burst *= 10
-    sustained = f"{per_minute * SUSTAINED_WINDOW_MINUTES}/{SUSTAINED_WINDOW_MINUTES}m"
-    windows = [
-        _usage(request, "mq:burst", identity, f"{burst}/m", increment=True),
-        _usage(request, "mq:sustained", identity, sustained, increment=True),
-    ]
-    usages = [_as_usage(w) for w in windows if w is not None]
-    if request.method == "POST" and request.path.rstrip("/").startswith(LOGIN_PATHS):
-        usages.append(
-            sliding_usage(
-                "login",
-                f"ip:{client_ip(request)}",
-                settings.METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE,
-                increment=True,
-            )
-        )
-    return _combine(usages)
-
-
-def key_failures(request, *, increment: bool) -> Usage | None:
-    """Invalid credentials from this IP in the last minute (brute-force guard)."""
-    if not settings.METAQORE_ENABLE_RATE_LIMIT:
-        return None
-    return sliding_usage(
-        "keyfail",
-        f"ip:{client_ip(request)}",
-        settings.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE,
-        increment=increment,
+    now = time.time()
+    ip = f"ip:{client_ip(request)}"
+    burst_window, burst_end = _fixed_window("burst", identity, burst, 60, now)
+    sustained_window, sustained_end = _fixed_window(
+        "sustained",
+        identity,
+        per_minute * SUSTAINED_WINDOW_MINUTES,
+        SUSTAINED_WINDOW_MINUTES * 60,
+        now,
     )
+    keyfail_limit = settings.METAQORE_KEY_FAILURE_LIMIT_PER_MINUTE
+    login_limit = settings.METAQORE_LOGIN_RATE_LIMIT_PER_MINUTE
+    is_login = request.method == "POST" and request.path.rstrip("/").startswith(LOGIN_PATHS)
+    plan = counters.Plan(
+        fixed=[burst_window, sustained_window],
+        keyfail=_sliding_window("keyfail", ip, keyfail_limit, 60, now) if keyfail else None,
+        keyfail_mode=keyfail,
+        login=_sliding_window("login", ip, login_limit, 60, now) if is_login else None,
+    )
+    counted = counters.count(plan)
+    if counted.refused_by_keyfail:
+        failures = _sliding_usage(keyfail_limit, 60, now, *counted.keyfail)
+        return failures, "Too many invalid credentials from this address."
+    usages = [
+        _fixed_usage(burst_window.limit, counted.fixed[0], burst_end, now),
+        _fixed_usage(sustained_window.limit, counted.fixed[1], sustained_end, now),
+    ]
+    if is_login:
+        usages.append(_sliding_usage(login_limit, 60, now, *counted.login))
+    usage = _combine(usages)
+    return usage, "Request rate limit exceeded." if usage.limited else None

@@ -6,10 +6,15 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from access.roles import VIEWER
 from tests.conftest import client_for, make_agent_key, make_user, user_token
+from tests.redis_cache import use_redis_cache
 
 
-@pytest.fixture
-def small_limits(settings):
+# Every test runs on both counter implementations (access.ratelimit_counters): the Redis
+# script production uses, and Django's cache API for the local-memory cache.
+@pytest.fixture(params=["locmem", "redis"])
+def small_limits(request, settings):
+    if request.param == "redis":
+        use_redis_cache(settings)
     settings.METAQORE_ENABLE_RATE_LIMIT = True
     settings.METAQORE_RATE_LIMIT_PER_MINUTE = 2  # sustained: 10 per 5 minutes
     settings.METAQORE_RATE_LIMIT_BURST = 4  # at most 4 in one minute
