@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import secrets
@@ -122,7 +123,9 @@ def main() -> None:
                 elif kind == "read":
                     env = environ("GET", f"/api/v1/projects/{project}", host, key)
                 else:
-                    body = f'{{"project_id": "{project}", "artifact_type": "p{n % 8}", "data": {{}}}}'
+                    body = json.dumps(
+                        {"project_id": project, "artifact_type": f"p{n % 8}", "data": {}}
+                    )
                     env = environ("POST", "/api/v1/artifacts", host, key, body.encode())
                 statuses = []
                 chunks = handler(env, lambda status, headers, *_: statuses.append(status))
