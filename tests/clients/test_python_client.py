@@ -296,3 +296,40 @@ def test_concurrent_repeats_of_one_idempotent_declaration_create_one_artifact(se
     assert len(replayed) == 7
     listed = MetaQore(base, keys["coder"], org="client").artifacts.list(project_id=project["id"])
     assert listed["count"] == 1
+
+
+def test_rolling_out_a_rule_with_the_client(server):
+    base, keys = server
+    admin = MetaQore(base, keys["admin"], org="client")
+    officer = MetaQore(base, keys["officer"], org="client")
+    coder = MetaQore(base, keys["coder"], org="client")
+    tester = MetaQore(base, keys["tester"], org="client")
+    project = coder.projects.create("rollout")
+    coder.artifacts.declare(project["id"], "rollout-line", {"v": 1})
+    blocked = tester.artifacts.declare(project["id"], "rollout-line", {"v": 1})
+    assert blocked.blocked
+
+    rule = {
+        "id": "rollout-dryrun",
+        "match": {"conflict_types": ["parallel_creation"], "project_ids": [project["id"]]},
+        "action": "dryrun",
+    }
+    simulated = officer.governance.simulate(rules=[rule], last=50)
+    assert simulated["by_rule"]["rollout-dryrun"]["dryrun"] == 1
+    assert blocked.decision_id in [e["decision_id"] for e in simulated["examples"]]
+    with pytest.raises(PermissionDenied):
+        officer.governance.update_policy(rules=[rule])
+    policy = admin.governance.update_policy(rules=[rule])
+    try:
+        assert admin.governance.rules_report()["rules"]["rollout-dryrun"]["matched"] == 0
+        decisions = admin.governance.decisions(project=project["id"], outcome="blocked")
+        assert [d["id"] for d in decisions["results"]] == [blocked.decision_id]
+        revisions = admin.governance.revisions(page_size=1)["results"]
+        assert revisions[0]["number"] == policy["revision"]
+        with pytest.raises(PermissionDenied):
+            coder.governance.grant_waiver({"agents": ["tester"]}, "x", "2999-01-01T00:00:00Z")
+        with pytest.raises(ValidationError):  # too far ahead
+            officer.governance.grant_waiver({"agents": ["tester"]}, "x", "2999-01-01T00:00:00Z")
+    finally:
+        admin.governance.restore_revision(policy["revision"] - 1)
+    assert admin.governance.policy()["rules"] == []

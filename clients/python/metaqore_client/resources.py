@@ -156,6 +156,47 @@ class Governance(Resource):
         headers = {"If-Match": str(revision)} if revision is not None else {}
         return self._send(Call("PATCH", "governance/policy", json=fields, headers=headers))
 
+    # policy as rules: simulation, revisions, decisions, waivers (README "Rolling out a rule")
+
+    def simulate(
+        self,
+        *,
+        mode: str | None = None,
+        rules: list[dict[str, Any]] | None = None,
+        since: str | None = None,
+        last: int | None = None,
+    ) -> Any:
+        """Replay recorded decisions under a proposed mode and/or rules; changes nothing."""
+        body = {
+            "policy": clean({"mode": mode, "rules": rules}),
+            **clean({"since": since, "last": last}),
+        }
+        return self._send(Call("POST", "governance/policy/simulate", json=body))
+
+    def rules_report(self, days: int = 7) -> Any:
+        return self._send(Call("GET", "governance/policy/rules/report", params={"days": days}))
+
+    def revisions(self, **filters: Any) -> Any:
+        return self._send(Call("GET", "governance/policy/revisions", params=clean(filters)))
+
+    def restore_revision(self, number: int) -> Any:
+        return self._send(Call("POST", f"governance/policy/revisions/{number}/restore"))
+
+    def decisions(self, **filters: Any) -> Any:
+        """The decision log (filters: ``project``, ``outcome``, ``rule``, ``since``)."""
+        return self._send(Call("GET", "governance/decisions", params=clean(filters)))
+
+    def waivers(self, **filters: Any) -> Any:
+        return self._send(Call("GET", "governance/waivers", params=clean(filters)))
+
+    def grant_waiver(self, match: dict[str, Any], justification: str, expires_at: str) -> Any:
+        body = {"match": match, "justification": justification, "expires_at": expires_at}
+        return self._send(Call("POST", "governance/waivers", json=body))
+
+    def revoke_waiver(self, waiver_id: str, reason: str = "") -> Any:
+        body = {"reason": reason}
+        return self._send(Call("POST", f"governance/waivers/{waiver_id}/revoke", json=body))
+
 
 class Routing(Resource):
     def classify(self, **task: Any) -> RoutingDecision:
