@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django import forms
 
 from access.roles import ROLES
@@ -189,3 +191,7 @@ class WaiverForm(MatchForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Required; at most the policy's max_waiver_days ahead.",
     )
+
+    def clean_expires_at(self):
+        # In UTC: PostgreSQL refuses offsets Python accepts (beyond ±15:59).
+        return self.cleaned_data["expires_at"].astimezone(UTC)

@@ -256,11 +256,16 @@ class DecisionsView(DashboardPage):
             decisions = decisions.filter(outcome=filters["outcome"])
         if filters["rule"]:
             decisions = decisions.filter(rule_ids__contains=[filters["rule"]])
-        since = parse_datetime(filters["since"]) if filters["since"] else None
+        since = None
+        if filters["since"]:
+            try:
+                since = parse_datetime(filters["since"])
+            except ValueError:  # well-formed but impossible (month 13, offset +99:00)
+                since = None
         if since is not None:
-            if timezone.is_naive(since):
-                since = timezone.make_aware(since, UTC)
-            decisions = decisions.filter(created_at__gte=since)
+            # In UTC: PostgreSQL refuses offsets Python accepts (beyond ±15:59).
+            since = timezone.make_aware(since, UTC) if timezone.is_naive(since) else since
+            decisions = decisions.filter(created_at__gte=since.astimezone(UTC))
         page = Paginator(decisions, DECISIONS_PER_PAGE).get_page(params.get("page"))
         names = dict(
             Project.objects.filter(id__in={d.project_id for d in page}).values_list("id", "name")

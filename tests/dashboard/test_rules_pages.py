@@ -135,6 +135,11 @@ def test_waivers_page_grants_and_revokes(org_a, history):
     refused = officer.post("/dashboard/waivers/", too_far)
     assert refused.status_code == 400 and "max_waiver_days" in refused.content.decode()
     assert officer.post("/dashboard/waivers/", {**form, "agents": ""}).status_code == 400
+    odd = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+20:00")
+    assert officer.post("/dashboard/waivers/", {**form, "expires_at": odd}).status_code in (
+        302,
+        400,
+    )
     assert officer.post("/dashboard/waivers/", {"revoke": waiver.id}).status_code == 302
     waiver.refresh_from_db()
     assert waiver.revoked_by == "user:olivia"
@@ -155,6 +160,8 @@ def test_decision_log_filters(org_a, history):
         == 5
     )
     assert client.get("/dashboard/decisions/?since=garbage&outcome=nope").status_code == 200
+    for since in ("2026-13-01T00:00", "2020-01-01T00:00:00+23:59", "2020-01-01T00:00:00-23:00"):
+        assert client.get("/dashboard/decisions/", {"since": since}).status_code == 200
     assert client.get(f"/dashboard/decisions/?project={history.id}").status_code == 200
 
 
