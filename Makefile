@@ -31,7 +31,7 @@ migrate: venv
 RELOAD_DIRS := metaqore_site access tenants jobs compliance projects governance artifacts hmcp events dashboard
 run: migrate
 	$(BIN)/python manage.py demo_setup --port $(PORT)
-	@$(BIN)/python manage.py run_worker --concurrency 2 & worker=$$!; \
+	@DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_worker --concurrency 2 & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m uvicorn metaqore_site.asgi:application \
 	  --host $(BIND) --port $(PORT) --reload $(RELOAD_DIRS:%=--reload-dir %) \

@@ -3,6 +3,8 @@ schedules come from settings."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.db import connection, transaction
 from procrastinate.contrib.django import app
@@ -10,6 +12,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from hmcp.tasks import requeue_expired_leases
 from jobs.queue import (
+    SCHEDULES,
     NotInOrganization,
     enqueue,
     enqueue_for_every_org,
@@ -97,3 +100,10 @@ def test_the_periodic_jobs_are_registered_with_their_default_schedules():
     assert ("hmcp.requeue_expired_leases.every_org", "* * * * *") in periodic
     assert ("hmcp.retire_idle_specialists.every_org", "15 3 * * *") in periodic
     assert ("jobs.recover_stalled", "* * * * *") in periodic
+
+
+def test_the_readme_lists_every_schedule_with_its_default():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert SCHEDULES  # the apps' tasks modules registered theirs at start
+    for name, (_cron, default) in SCHEDULES.items():
+        assert f"| `{name}` | `{default}` |" in readme, name
