@@ -115,7 +115,9 @@ def test_deleting_an_event_in_the_middle_fails(bundle, tmp_path):
         lines[:3] + lines[4:])})  # fmt: skip
     report = verify_bundle(str(tampered))
     assert not report.ok and report.first_bad_seq == missing
-    assert f"seq {missing} is missing (found {missing + 1})" in str(report.problems)
+    assert f"seq {missing}: missing (the next event in the file is seq {missing + 1})" in [
+        str(problem) for problem in report.problems
+    ]
 
 
 def test_dropping_the_last_events_is_detected(bundle, tmp_path):

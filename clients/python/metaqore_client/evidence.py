@@ -305,9 +305,9 @@ def _check_events(
             return
         if seq != expected:
             if seq > expected:
-                report.fail(f"seq {expected} is missing (found {seq})", expected)
+                report.fail(f"missing (the next event in the file is seq {seq})", expected)
             else:
-                report.fail(f"seq {seq} is out of order (expected {expected})", expected)
+                report.fail(f"out of order: found seq {seq} here", expected)
             return
         if event.get("prev_hash") != prev_hash:
             report.fail("prev_hash does not link to the previous event", seq)
