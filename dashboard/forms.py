@@ -37,6 +37,9 @@ class PolicyForm(forms.Form):
     mode = forms.ChoiceField(choices=GovernancePolicy.Mode.choices)
     routing_policy = forms.ChoiceField(choices=GovernancePolicy.RoutingPolicy.choices)
     auto_archive_superseded = forms.BooleanField(required=False)
+    max_waiver_days = forms.IntegerField(
+        required=False, min_value=1, max_value=365, label="Longest waiver (days)"
+    )
 
     def clean_routing_policy(self):
         return canonical_policy(self.cleaned_data["routing_policy"])

@@ -32,6 +32,7 @@ class PolicyView(DashboardPage):
                     "mode": policy.mode,
                     "routing_policy": policy.routing_policy,
                     "auto_archive_superseded": policy.auto_archive_superseded,
+                    "max_waiver_days": policy.max_waiver_days,
                 }
             ),
             providers=Provider.objects.order_by("priority", "name"),
@@ -52,9 +53,8 @@ class PolicyView(DashboardPage):
         form = PolicyForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
-        self.governed(
-            lambda: policy_update(actor=self.actor, changes=form.cleaned_data), "Policy saved."
-        )
+        changes = {name: value for name, value in form.cleaned_data.items() if value is not None}
+        self.governed(lambda: policy_update(actor=self.actor, changes=changes), "Policy saved.")
         return redirect("dashboard:policy")
 
 

@@ -184,3 +184,17 @@ def test_a_draft_does_not_overwrite_a_revision_saved_meanwhile(org_a):
         ("a", "warn"),
         ("b", "dryrun"),
     ]
+
+
+def test_policy_page_links_rules_and_sets_max_waiver_days(org_a):
+    admin = login(org_a, "adam", ORG_ADMIN)
+    page = admin.get("/dashboard/policy/").content.decode()
+    assert 'href="/dashboard/rules/"' in page and 'name="max_waiver_days"' in page
+    form = {"mode": "strict", "routing_policy": "default_local_first", "max_waiver_days": "7"}
+    assert admin.post("/dashboard/policy/", form).status_code == 302
+    assert GovernancePolicy.load().max_waiver_days == 7
+    without = {"mode": "adaptive", "routing_policy": "default_local_first"}
+    assert admin.post("/dashboard/policy/", without).status_code == 302
+    policy = GovernancePolicy.load()
+    assert (policy.mode, policy.max_waiver_days) == ("adaptive", 7)
+    assert admin.post("/dashboard/policy/", {**form, "max_waiver_days": "0"}).status_code == 200
