@@ -3,14 +3,15 @@ organization's jobs, so an org's admin (inside its schema) must not list them; o
 the dashboard's Jobs page, which shows their org's jobs only."""
 
 from django.contrib import admin
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 from procrastinate.contrib.django.admin import ProcrastinateJobAdmin
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from metaqore_site.database import tenant_connection
+
 
 def _on_platform_host() -> bool:
-    return connection.schema_name == get_public_schema_name()
+    return tenant_connection.schema_name == get_public_schema_name()
 
 
 class PlatformJobAdmin(ProcrastinateJobAdmin):
