@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 from mcp.server.transport_security import TransportSecuritySettings
 
@@ -54,7 +55,7 @@ class McpHttpApp:
     (started on first use, on the worker's event loop, and kept for the worker's life)."""
 
     def __init__(self, api_app: Any):
-        self.server = build_server(InProcessApi(api_app))
+        self.server = build_server(InProcessApi(api_app), version=settings.VERSION)
         # Host checks are Django's (ALLOWED_HOSTS and the organization's domains), and a
         # request without the org's API key gets nothing, so the SDK's DNS-rebinding
         # protection for local servers is off.

@@ -47,8 +47,8 @@ def _fields(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def build_server(api: InProcessApi) -> MCPServer:
-    server = MCPServer("MetaQore", instructions=INSTRUCTIONS, warn_on_duplicate_tools=True)
+def build_server(api: InProcessApi, *, version: str = "") -> MCPServer:
+    server = MCPServer("MetaQore", version=version, instructions=INSTRUCTIONS)
 
     async def call(method: str, path: str, **kwargs: Any) -> ApiAnswer:
         """The API call, with the credential and org headers of the MCP request being served."""
