@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
-from metaqore_site.governed import bookkeeping, governed
+from metaqore_site.governed import GovernedManager, bookkeeping, governed
 
 
 class Agent(models.Model):
@@ -20,6 +20,8 @@ class Agent(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_agent"
@@ -45,6 +47,8 @@ class AgentKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_agentkey"

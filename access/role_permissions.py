@@ -16,11 +16,14 @@ from collections.abc import Iterable
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django_tenants.utils import get_public_schema_name
 
-from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from access.actors import SYSTEM, Actor
+from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, ROLES, VIEWER
+from access.signals import access_audit
+from metaqore_site.governed import governed_writes
 
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 ALL = (VIEW, ADD, CHANGE, DELETE)
@@ -93,16 +96,51 @@ def _lookup(grants: Iterable[tuple[str, str]]) -> Q:
 
 def role_permissions_sync() -> dict[str, int]:
     """Create the role groups in the current schema and set each one's model permissions to
-    ``ROLE_MODEL_PERMISSIONS`` (idempotent). Returns the number of permissions per role."""
+    ``ROLE_MODEL_PERMISSIONS`` (idempotent). Returns the number of permissions per role.
+
+    The groups are governed tables: call it in a transaction that records an audit event (an
+    org's start does) or use ``role_permissions_sync_audited``."""
+    return {role: len(names) for role, names in _sync().items()}
+
+
+def _names(group: Group) -> set[str]:
+    return {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    }
+
+
+def _sync() -> dict[str, set[str]]:
     for app_config in apps.get_app_configs():  # the permission rows, if migrate made none yet
         create_permissions(app_config, verbosity=0)
-    granted: dict[str, int] = {}
+    granted: dict[str, set[str]] = {}
     for role, grants in ROLE_MODEL_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        permissions = list(Permission.objects.filter(_lookup(grants)))
+        matching = Permission.objects.filter(_lookup(grants)).select_related("content_type")
+        permissions = list(matching)
         group.permissions.set(permissions)
-        granted[role] = len(permissions)
+        granted[role] = {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
     return granted
+
+
+@transaction.atomic
+def role_permissions_sync_audited(*, actor: Actor | str = SYSTEM) -> dict[str, int]:
+    """``role_permissions_sync`` as a governed change: one ``role.permissions_changed`` per
+    role whose permissions changed (added/removed), nothing when none did."""
+    with governed_writes(actor):
+        before = {group.name: _names(group) for group in Group.objects.filter(name__in=ROLES)}
+        after = _sync()
+        for role, names in after.items():
+            old = before.get(role, set())
+            if names != old:
+                access_audit(
+                    "role.permissions_changed",
+                    actor=actor,
+                    resource_type="role",
+                    resource_id=role,
+                    payload={"added": sorted(names - old), "removed": sorted(old - names)},
+                )
+    return {role: len(names) for role, names in after.items()}
 
 
 def role_permissions_after_migrate(sender, apps=apps, **kwargs) -> None:
@@ -117,4 +155,8 @@ def role_permissions_after_migrate(sender, apps=apps, **kwargs) -> None:
                 apps.get_model(model)
     except LookupError:
         return
-    role_permissions_sync()
+    # A schema without the role groups is not an organization yet (the template, or a schema
+    # being provisioned): the org's start creates them, in its own audited transaction.
+    if not Group.objects.filter(name__in=ROLES).exists():
+        return
+    role_permissions_sync_audited()

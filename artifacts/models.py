@@ -14,8 +14,7 @@ import pgtrigger
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
-from metaqore_site.errors import GovernanceBypassError
-from metaqore_site.governed import governed
+from metaqore_site.governed import GovernedManager, governed
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -26,30 +25,6 @@ def new_artifact_id() -> str:
 
 def new_conflict_id() -> str:
     return public_id("conf")
-
-
-class ArtifactQuerySet(models.QuerySet):
-    """Bulk writes would skip conflict checks and audit events: refuse them."""
-
-    def update(self, **kwargs):
-        raise GovernanceBypassError(
-            "Artifact.objects.update() bypasses governance; use artifacts.services instead."
-        )
-
-    def bulk_create(self, *args, **kwargs):
-        raise GovernanceBypassError(
-            "Artifact.objects.bulk_create() bypasses governance; use artifact_declare()."
-        )
-
-    def bulk_update(self, *args, **kwargs):
-        raise GovernanceBypassError(
-            "Artifact.objects.bulk_update() bypasses governance; use artifacts.services."
-        )
-
-    def delete(self):
-        raise GovernanceBypassError(
-            "Artifact.objects.delete() bypasses governance; use artifact_delete() per draft."
-        )
 
 
 class Artifact(models.Model):
@@ -82,7 +57,7 @@ class Artifact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ArtifactQuerySet.as_manager()
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -231,6 +206,8 @@ class Conflict(models.Model):
     rule_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  (null: no rule)
     action = models.CharField(max_length=20, choices=Action.choices, blank=True)
     decision_id = models.CharField(max_length=32, blank=True)
+
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_conflict"

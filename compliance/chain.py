@@ -27,7 +27,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,6 +163,8 @@ class VerifyResult:
     head_hash: str | None
     reason: str | None = None
     last_seq: int | None = None  # of the last intact event (not part of the API's answer)
+    # Changes of governed tables whose transaction wrote no event: [{table, row_id, txid, at}]
+    unaudited_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

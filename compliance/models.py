@@ -86,6 +86,12 @@ RETURN NEW;
 """
 
 
+class TxidCurrent(models.Func):
+    function = "txid_current"
+    template = "txid_current()"
+    output_field = models.BigIntegerField()
+
+
 class AuditEvent(models.Model):
     """One immutable event of the org's hash chain.
 
@@ -116,6 +122,10 @@ class AuditEvent(models.Model):
     salt = models.CharField(max_length=32, blank=True, default="", db_default="")
     # set when redacted
     erasure_id = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # The writing transaction (PostgreSQL's txid_current(), set by the database, not hashed):
+    # the guard of governed tables and verification match changes to events by it. Events
+    # older than the guards have none.
+    txid = models.BigIntegerField(null=True, editable=False, db_default=TxidCurrent())
 
     class Meta:
         ordering = ["-seq"]
@@ -135,6 +145,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["project_id", "seq"], name="audit_project_seq"),
             models.Index(fields=["resource_id", "seq"], name="audit_resource_seq"),
             models.Index(fields=["timestamp"], name="audit_timestamp"),
+            models.Index(fields=["txid"], name="audit_txid"),
         ]
         triggers = [
             # Never updated nor deleted, except by the two governed paths, each declared in
@@ -274,6 +285,33 @@ class SigningKey(models.Model):
         return f"{self.algorithm} {self.key_id}"
 
 
+class GovernedChange(models.Model):
+    """The journal of governed tables: one row per inserted, updated or deleted row, written by
+    the ``metaqore_journal`` trigger (compliance.guards), never by the application. Verification
+    reports the rows whose transaction wrote no audit event. Append-only."""
+
+    id = models.BigAutoField(primary_key=True)
+    table_name = models.CharField(max_length=63)
+    row_id = models.CharField(max_length=200)
+    operation = models.CharField(max_length=8)
+    txid = models.BigIntegerField()
+    actor = models.CharField(max_length=220, blank=True)  # metaqore.actor, when declared
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["txid"], name="governed_change_txid")]
+        triggers = [
+            pgtrigger.Protect(
+                name="governed_change_protect", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+            _refuse_truncate("governed_change_no_truncate", "the governed-change journal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.table_name} {self.row_id} (txid {self.txid})"
+
+
 # The trail itself: append-only and hash-chained, guarded by its own triggers above.
 bookkeeping(AuditEvent, reason="the audit trail itself (append-only, hash-chained)")
 bookkeeping(AuditChainHead, reason="the head of the audit chain (moved by every append)")
@@ -322,6 +360,7 @@ class Erasure(models.Model):
 
 
 governed(Erasure, service="compliance.erasure (erasure_request, erasure_approve, erasure_execute)")
+<<<<<<< HEAD
 
 
 def new_verification_id() -> str:
@@ -367,3 +406,6 @@ class AuditVerification(models.Model):
 
 
 bookkeeping(AuditVerification, reason="runs of the chain verification and their progress")
+=======
+bookkeeping(GovernedChange, reason="the journal of governed tables, written by their triggers")
+>>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')

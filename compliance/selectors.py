@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
-from compliance.chain import EVENT_FIELDS, VerifyResult, chain_verify, row_as_dict
-from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from compliance.chain import (
+    EVENT_FIELDS,
+    VerifyResult,
+    chain_verify,
+    format_timestamp,
+    row_as_dict,
+)
+from compliance.models import GENESIS_HASH, AuditChainHead, AuditEvent, GovernedChange
 
 VERIFY_CHUNK_SIZE = 5000
+UNAUDITED_LIMIT = 1000  # reported per verification; the journal keeps them all
 
 
 def _rows() -> Iterator[dict]:
@@ -31,6 +40,7 @@ def audit_chain_verify() -> VerifyResult:
         if outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+<<<<<<< HEAD
         head_seq, head_hash, base_seq, base_hash = AuditChainHead.objects.filter(pk=1).values_list(
             "seq", "hash", "base_seq", "base_hash"
         ).first() or (
@@ -44,6 +54,14 @@ def audit_chain_verify() -> VerifyResult:
         result = chain_verify(
             _rows(), start_seq=base_seq + 1, start_hash=base_hash, expected_count=head_seq
         )
+=======
+        head_seq, head_hash = AuditChainHead.objects.filter(pk=1).values_list(
+            "seq", "hash"
+        ).first() or (0, GENESIS_HASH)
+        result = chain_verify(_rows(), expected_count=head_seq)
+        unaudited = unaudited_changes()
+    result.unaudited_changes = unaudited
+>>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
     if not result.ok:
         return result
     if result.events_checked > head_seq - base_seq:
@@ -61,5 +79,37 @@ def audit_chain_verify() -> VerifyResult:
             head_seq,
             result.head_hash,
             "the chain head's hash does not match the last event",
+            unaudited_changes=unaudited,
+        )
+    if unaudited:
+        result.ok = False
+        more = "" if len(unaudited) < UNAUDITED_LIMIT else f" (the first {UNAUDITED_LIMIT})"
+        result.reason = (
+            f"{len(unaudited)} change(s) to governed tables without an audit event in their "
+            f"transaction{more}"
         )
     return result
+
+
+def unaudited_changes(limit: int = 0) -> list[dict[str, Any]]:
+    """Journaled changes of governed tables (compliance.guards) whose transaction wrote no audit
+    event, oldest first: what a disabled guard or a hand-declared actor let through."""
+    rows = (
+        GovernedChange.objects.annotate(
+            audited=Exists(AuditEvent.objects.filter(txid=OuterRef("txid")))
+        )
+        .filter(audited=False)
+        .order_by("id")
+        .values_list("table_name", "row_id", "txid", "at", "operation", "actor")
+    )
+    return [
+        {
+            "table": table,
+            "row_id": row_id,
+            "txid": txid,
+            "at": format_timestamp(at),
+            "operation": operation,
+            "actor": actor,
+        }
+        for table, row_id, txid, at, operation, actor in rows[: limit or UNAUDITED_LIMIT]
+    ]

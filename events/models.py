@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from metaqore_site.governed import bookkeeping, governed
+from metaqore_site.governed import GovernedManager, bookkeeping, governed
 from metaqore_site.ids import public_id
 
 
@@ -38,6 +38,8 @@ class Webhook(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
+
+    objects = GovernedManager()
 
     class Meta:
         db_table = "compliance_webhook"  # the tables keep the names they had in compliance

@@ -8,10 +8,13 @@ import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
-from metaqore_site.governed import GovernedManager, governed
+from access.actors import SYSTEM
+from compliance.audit import audit_record
+from compliance.chain import normalize_payload
+from metaqore_site.governed import GovernedManager, governed, governed_writes
 from metaqore_site.ids import public_id
 
 
@@ -24,8 +27,8 @@ class SingletonPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=200, default="system", editable=False)
 
-    # Each concrete policy's default manager (the type checker sees none on an abstract model).
-    objects: ClassVar[models.Manager[Self]]
+    # Each concrete policy's default manager: bulk writes only inside governed_writes.
+    objects: ClassVar[models.Manager[Self]] = GovernedManager()
 
     class Meta:
         abstract = True
@@ -39,9 +42,22 @@ class SingletonPolicy(models.Model):
         queryset = cls.objects.select_for_update() if for_update else cls.objects
         policy = queryset.filter(pk=1).first()
         if policy is None:
-            # The migration's row is gone: recreate the defaults without firing the audit
-            # receivers (reading the policy is not a change).
-            cls.objects.bulk_create([cls(pk=1, **cls.default_values())], ignore_conflicts=True)
+            # The migration's row is gone (deleted through an audited path): recreate the
+            # defaults as a governed change of its own, without firing the audit receivers.
+            with transaction.atomic(), governed_writes(SYSTEM):
+                created = cls.objects.bulk_create(
+                    [cls(pk=1, **cls.default_values())], ignore_conflicts=True
+                )
+                audit_record(
+                    event_type="policy.defaults_restored",
+                    actor=SYSTEM,
+                    resource_type=cls._meta.model_name or "",
+                    resource_id="1",
+                    payload={
+                        "after": normalize_payload(cls.default_values()),
+                        "rows": len(created),
+                    },
+                )
             policy = queryset.get(pk=1)
         return policy
 
@@ -106,6 +122,8 @@ class Provider(models.Model):
     capacity_score = models.FloatField(default=1.0)
     priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["priority", "name"]

@@ -19,7 +19,11 @@ from governance.models import SingletonPolicy
 from hmcp import rules
 from hmcp.defaults import policy_field_values
 from metaqore_site.errors import GovernanceBypassError
+<<<<<<< HEAD
 from metaqore_site.governed import bookkeeping, governed
+=======
+from metaqore_site.governed import GovernedManager, governed
+>>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
 from metaqore_site.ids import public_id
 from projects.models import Project
 
@@ -44,27 +48,6 @@ def new_training_job_id() -> str:
 
 
 FRACTION = [MinValueValidator(0.0), MaxValueValidator(1.0)]
-
-
-class ServiceOnlyQuerySet(models.QuerySet):
-    """Bulk writes would skip the lifecycle rules and the audit trail: refuse them."""
-
-    def _refuse(self, what: str):
-        raise GovernanceBypassError(
-            f"{self.model.__name__}.objects.{what}() bypasses governance; use hmcp.services."
-        )
-
-    def update(self, **kwargs):
-        self._refuse("update")
-
-    def bulk_create(self, *args, **kwargs):
-        self._refuse("bulk_create")
-
-    def bulk_update(self, *args, **kwargs):
-        self._refuse("bulk_update")
-
-    def delete(self):
-        self._refuse("delete")
 
 
 class ServiceOnlyState(models.Model):
@@ -114,6 +97,8 @@ class Skill(models.Model):
     created_by = models.CharField(max_length=200, default="system", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_skill"  # HMCP's tables keep the names they had in governance
@@ -286,7 +271,7 @@ class Specialist(ServiceOnlyState):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ServiceOnlyQuerySet.as_manager()
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_specialist"
@@ -377,7 +362,7 @@ class TrainingJob(ServiceOnlyState):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ServiceOnlyQuerySet.as_manager()
+    objects = GovernedManager()
 
     class Meta:
         db_table = "governance_trainingjob"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from metaqore_site.governed import governed
+from metaqore_site.governed import GovernedManager, governed
 from metaqore_site.ids import public_id
 
 
@@ -33,6 +33,8 @@ class Project(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -75,6 +77,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GovernedManager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -400,6 +400,7 @@ def test_verify_intact(auditor_client, sample):
         "head_hash": AuditEvent.objects.get(seq=last_seq()).hash,
         "reason": None,
         "verification_id": body["verification_id"],
+        "unaudited_changes": [],
     }
 
 

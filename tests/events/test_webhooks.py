@@ -25,7 +25,7 @@ from compliance.models import AuditEvent
 from events.models import Webhook, WebhookDelivery
 from events.ssrf import UnsafeWebhookURL, webhook_url_check
 from events.webhook_delivery import backoff_delay
-from events.webhooks import webhook_create, webhook_update
+from events.webhooks import webhook_create, webhook_delete, webhook_update
 from projects.models import Project
 from tests.events.live import Receiver, committed
 from tests.jobs.worker import queue_clear, queue_rows
@@ -69,7 +69,7 @@ def hook(live, receiver, allow_private):
         ),
     )
     yield webhook
-    in_live(live, lambda: Webhook.objects.filter(pk=webhook.pk).delete())
+    in_live(live, lambda: webhook_delete(webhook=webhook, actor=ADMIN))
     queue_clear()
 
 

@@ -2,10 +2,13 @@
 
 import pytest
 
+from access.actors import SYSTEM
 from access.roles import ORG_ADMIN, VIEWER
 from compliance.models import AuditEvent
 from governance.models import GovernancePolicy, Provider
 from governance.provider_routing import allowed_kinds, canonical_policy
+from governance.providers import provider_update
+from metaqore_site.governed import governed_writes
 from projects.sensitivity import classify
 from tests.conftest import client_for, make_agent_key, make_user, user_token
 
@@ -111,13 +114,18 @@ def test_classify_recommends_available_providers_in_priority_order(agent):
 
 
 def test_unavailable_providers_are_skipped_and_vetoed(agent):
-    Provider.objects.filter(name="hmcp_gateway").update(available=False)
+    provider_update(
+        provider=Provider.objects.get(name="hmcp_gateway"),
+        actor=SYSTEM,
+        changes={"available": False},
+    )
     body = agent.post(CLASSIFY, {"has_sensitive_data": True}).json()
     assert body["allowed_providers"] == ["ollama"] and body["recommended_provider"] == "ollama"
     veto = agent.post(ENFORCE, {"provider": "hmcp_gateway"})
     assert veto.status_code == 403
     assert veto.json()["veto"]["policy_violated"] == "provider_unavailable"
-    Provider.objects.filter(kind="local").update(available=False)
+    with governed_writes("system:test"):  # a test's shortcut, declared
+        Provider.objects.filter(kind="local").update(available=False)
     none_left = agent.post(CLASSIFY, {"is_security_task": True}).json()
     assert none_left["allowed_providers"] == [] and none_left["recommended_provider"] is None
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from access.models import AgentKey
+from metaqore_site.governed import governed_writes
 from tenants.models import Domain, Organization
 from tests.conftest import client_for, use_org
 from tests.processes import database_url, manage, subprocess_env
@@ -213,7 +214,8 @@ def test_expired_key_is_rejected(org_a):
     client = client_for(org_a, key=key)
     assert client.get("/api/v1/projects").status_code == 200
     use_org(org_a)
-    AgentKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    with governed_writes("system:test"):
+        AgentKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = client.get("/api/v1/projects")
     assert response.status_code == 401
     assert "detail" in response.json()

@@ -1,0 +1,19 @@
+"""Guard this app's governed tables (compliance.guards; the registry is metaqore_site.governed)."""
+
+from django.db import migrations
+
+from compliance.guards import govern_table
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("hmcp", "0001_initial"),
+        ("compliance", "0007_governed_tables"),
+    ]
+
+    operations = [
+        govern_table("governance_skill"),
+        govern_table("governance_hierarchypolicy"),
+        govern_table("governance_specialist"),
+        govern_table("governance_trainingjob"),
+    ]
