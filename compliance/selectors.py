@@ -94,10 +94,16 @@ def audit_chain_verify() -> VerifyResult:
 def unaudited_changes(limit: int = 0) -> list[dict[str, Any]]:
     """Journaled changes of governed tables (compliance.guards) whose transaction wrote no audit
     event, oldest first: what a disabled guard or a hand-declared actor let through."""
+    changes = GovernedChange.objects.all()
+    # Events removed by retention (sealed in an archive) take their transactions with them:
+    # only changes after the oldest event still here are reconciled.
+    first_seq, first_at = AuditEvent.objects.order_by("seq").values_list(
+        "seq", "timestamp"
+    ).first() or (1, None)
+    if first_seq > 1 and first_at is not None:
+        changes = changes.filter(at__gt=first_at)
     rows = (
-        GovernedChange.objects.annotate(
-            audited=Exists(AuditEvent.objects.filter(txid=OuterRef("txid")))
-        )
+        changes.annotate(audited=Exists(AuditEvent.objects.filter(txid=OuterRef("txid"))))
         .filter(audited=False)
         .order_by("id")
         .values_list("table_name", "row_id", "txid", "at", "operation", "actor")
