@@ -129,7 +129,11 @@ def govern_table(
     changes alone are exempt; the same as the model's classification in the registry."""
     args = ", ".join(_literal(name) for name in (pk, *bookkeeping_columns))
     quoted = _ident(table)
+    # Pending deferred checks (foreign keys of rows written earlier in this transaction) forbid
+    # adding triggers to the table: run them first, then defer again (Django's default).
     sql = f"""
+        SET CONSTRAINTS ALL IMMEDIATE;
+        SET CONSTRAINTS ALL DEFERRED;
         CREATE CONSTRAINT TRIGGER metaqore_guard
             AFTER INSERT OR UPDATE OR DELETE ON {quoted}
             DEFERRABLE INITIALLY DEFERRED

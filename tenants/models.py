@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import schema_exists
 
@@ -50,6 +50,15 @@ class Organization(TenantMixin):
         if self._state.adding and self.schema_name.lower() == TEMPLATE_SCHEMA:
             raise ValidationError(f"The schema name {TEMPLATE_SCHEMA!r} is reserved.")
         super().save(*args, **kwargs)
+
+    def delete(self, force_drop: bool = False, *args, **kwargs):
+        if force_drop and connection.in_atomic_block:
+            # Checks deferred to commit (foreign keys, the governed tables' guards) that are
+            # pending in this transaction would make DROP SCHEMA fail: run them now.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        return super().delete(force_drop, *args, **kwargs)
 
     def create_schema(
         self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1

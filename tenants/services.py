@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 from access.actors import SYSTEM, Actor
 from access.role_permissions import role_permissions_sync
 from compliance.audit import audit_record
+from metaqore_site.governed import governed_writes
 from tenants.models import SLUG_PATTERN, Domain, Organization, schema_name_for, slug_validator
 
 # A host name as requests carry it (without the port): dot-separated labels.
@@ -83,7 +84,12 @@ def organization_start(
         payload["domain"] = domain
     if via is not None:
         payload["via"] = via
-    with schema_context(organization.schema_name):
+    # The roles and their permissions are governed tables: declared and audited together.
+    with (
+        schema_context(organization.schema_name),
+        transaction.atomic(),
+        governed_writes(actor),
+    ):
         organization_ensure_roles()
         audit_record(
             event_type="organization.created",

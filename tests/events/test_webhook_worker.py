@@ -18,7 +18,7 @@ from django.test import Client
 from access.roles import ORG_ADMIN
 from artifacts.services import artifact_declare
 from events.models import Webhook, WebhookDelivery
-from events.webhooks import webhook_create
+from events.webhooks import webhook_create, webhook_delete
 from projects.models import Project
 from tests.conftest import make_user
 from tests.events.live import CODER, Receiver, committed
@@ -52,7 +52,8 @@ def make_hook(live, settings):
         return webhook
 
     yield make
-    in_live(live, lambda: Webhook.objects.filter(pk__in=[w.pk for w in made]).delete())
+    for webhook in made:
+        in_live(live, lambda webhook=webhook: webhook_delete(webhook=webhook, actor=ADMIN))
     queue_clear()
 
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from access.actors import SYSTEM
 from hmcp.discovery import normalize_title, specialists_discover
 from hmcp.registry import skill_create
+from metaqore_site.governed import governed_writes
 from projects.models import Task
 from tests.hmcp.conftest import clock
 
@@ -45,8 +46,10 @@ def test_long_titles_are_cut_to_200_characters():
 
 
 def add_tasks(project, agent: str, titles: list[str]) -> None:
-    # Test data only: bulk inserts skip the audit trail, which is not what is tested here.
-    Task.objects.bulk_create(Task(project=project, title=t, assigned_to=agent) for t in titles)
+    # Test data only: bulk inserts skip the audit trail, which is not what is tested here (a
+    # declared shortcut, in the test's transaction).
+    with governed_writes("system:test"):
+        Task.objects.bulk_create(Task(project=project, title=t, assigned_to=agent) for t in titles)
 
 
 @pytest.fixture

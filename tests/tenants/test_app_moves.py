@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
@@ -20,7 +21,7 @@ from django.utils import timezone
 from access.keys import agent_key_authenticate, hash_key
 from access.models import AgentKey
 from access.role_permissions import ROLE_MODEL_PERMISSIONS
-from access.roles import AUDITOR
+from access.roles import AUDITOR, ROLES
 from artifacts.models import Artifact, Conflict
 from compliance.audit import audit_record
 from compliance.chain import event_hash, format_timestamp
@@ -28,6 +29,7 @@ from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from events.models import Webhook, WebhookDelivery
 from hmcp.models import Skill, Specialist, TrainingJob
+from metaqore_site.governed import classifications
 from tenants.provisioning import schema_migrate
 
 SCHEMA = "org_before_the_move"
@@ -146,6 +148,9 @@ def fill_the_old_schema() -> dict[str, str]:
     )
     group = apps.get_model("auth", "Group").objects.create(name="key-readers")
     group.permissions.add(permission)
+    # The role groups, as organization_start made them then (without admin permissions).
+    for role in ROLES:
+        apps.get_model("auth", "Group").objects.create(name=role)
     return {"first_event": first.id, "second_event": second.id}
 
 
@@ -203,13 +208,20 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
     assert Conflict.objects.get(pk="conf_000000000001").artifact_id == "art_000000000001"
 
     # Events: the trail and its chain are untouched; webhooks kept their delivery log.
-    assert list(AuditEvent.objects.order_by("seq").values_list("id", flat=True)) == [
+    events = list(AuditEvent.objects.order_by("seq").values_list("id", "event_type"))
+    assert [event_id for event_id, _type in events[:2]] == [
         old_org["first_event"],
         old_org["second_event"],
     ]
+    # then only the roles' new admin permissions, an audited change of governed tables
+    assert {event_type for _id, event_type in events[2:]} == {"role.permissions_changed"}
     assert audit_chain_verify().ok
     # Old events keep chain version 1; new ones are version 2 and the chain still verifies.
-    assert set(AuditEvent.objects.values_list("chain_version", flat=True)) == {1}
+    assert set(
+        AuditEvent.objects.filter(
+            id__in=[old_org["first_event"], old_org["second_event"]]
+        ).values_list("chain_version", flat=True)
+    ) == {1}
     assert audit_record(event_type="x.after", actor="system").chain_version == 2
     assert audit_chain_verify().ok
     delivery = WebhookDelivery.objects.get(pk="whd_000000000001")
@@ -232,12 +244,27 @@ def test_an_org_migrated_from_before_the_move_keeps_everything(old_org):
         cursor.execute(
             "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = 'governance_specialist' AND NOT tgisinternal",
+            "WHERE n.nspname = %s AND c.relname = 'governance_specialist' AND NOT tgisinternal "
+            "AND tgname NOT LIKE 'metaqore_%%'",
             [SCHEMA],
         )
         assert [name.rsplit("_", 1)[0] for (name,) in cursor.fetchall()] == [
             "pgtrigger_specialist_lifecycle_fsm"
         ]
+        # The governed tables' guards (compliance.guards) came with the migrations too.
+        cursor.execute(
+            "SELECT c.relname, count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = to_regnamespace(%s) AND t.tgname LIKE 'metaqore_%%' "
+            "GROUP BY c.relname",
+            [SCHEMA],
+        )
+        guarded = dict(cursor.fetchall())
+    governed = {
+        apps.get_model(label)._meta.db_table
+        for label, entry in classifications().items()
+        if entry.governed
+    }
+    assert guarded == dict.fromkeys(governed, 3)
     with (
         pytest.raises(DatabaseError, match="Invalid transition"),
         transaction.atomic(),

@@ -79,7 +79,8 @@ def make_template_stale() -> tuple[str, str]:
     # A rollback that moves models between apps creates their permissions (deferred foreign
     # keys); in production it commits on its own, here it shares the test's transaction.
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks what is pending now…
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # …and defers again, as Django expects
     assert (app_label, newest) not in applied(TEMPLATE_SCHEMA)
     return app_label, newest
 
@@ -94,9 +95,9 @@ def assert_same_schema(expected: str, actual: str) -> None:
 
 
 def assert_org_of(template_schema: str, organization: Organization) -> None:
-    """An org's schema is the template plus what organization_create adds: its first audit
-    event. The role groups and their permissions come with the template (``migrate`` made
-    them, access.role_permissions) and are the same in every org."""
+    """An org's schema is the template plus what organization_create adds, in one audited
+    transaction: its role groups and their permissions (access.role_permissions), its first
+    audit event, and the journal of those governed rows (compliance.guards)."""
     assert (
         catalog_differences(
             schema_catalog(template_schema), schema_catalog(organization.schema_name)
@@ -104,9 +105,21 @@ def assert_org_of(template_schema: str, organization: Organization) -> None:
         == []
     )
     rows = schema_row_counts(organization.schema_name)
-    assert (rows.pop("auth_group"), rows.pop("compliance_auditevent")) == (4, 1)
+    groups, permissions, events, journal = (
+        rows.pop(table)
+        for table in (
+            "auth_group",
+            "auth_group_permissions",
+            "compliance_auditevent",
+            "compliance_governedchange",
+        )
+    )
+    assert (groups, events) == (4, 1) and permissions > 0
+    assert journal == groups + permissions  # each governed row inserted, journaled
     expected = schema_row_counts(template_schema)
-    assert (expected.pop("auth_group"), expected.pop("compliance_auditevent")) == (4, 0)
+    for table in ("auth_group", "auth_group_permissions", "compliance_auditevent"):
+        assert expected.pop(table) == 0, table
+    assert expected.pop("compliance_governedchange") == 0
     assert rows == expected
 
 
@@ -141,8 +154,13 @@ def test_a_clone_is_the_same_schema_as_one_migrated_from_scratch(template):
         "pgtrigger_artifact_freeze_non_draft",
         "pgtrigger_artifact_psmp_fsm",
     } <= set(triggers)
-    assert all(row[4] for row in triggers.values())  # pgtrigger's hash comments came along
-    assert len(catalog["function"]) == len(triggers)
+    pgtriggers = {name: row for name, row in triggers.items() if name.startswith("pgtrigger_")}
+    assert all(row[4] for row in pgtriggers.values())  # pgtrigger's hash comments came along
+    # pgtrigger's functions (one per trigger) and the three of the governed tables' guards
+    assert len(catalog["function"]) == len(pgtriggers) + 3
+    guards = {(row[0], row[1]) for row in catalog["trigger"] if row[1].startswith("metaqore_")}
+    assert ("governance_governancepolicy", "metaqore_guard") in guards
+    assert ("auth_user_groups", "metaqore_journal") in guards
     assert {row[7] for row in catalog["sequence"]} >= {"governance_provider", "auth_group"}
 
 
