@@ -360,7 +360,6 @@ class Erasure(models.Model):
 
 
 governed(Erasure, service="compliance.erasure (erasure_request, erasure_approve, erasure_execute)")
-<<<<<<< HEAD
 
 
 def new_verification_id() -> str:
@@ -406,6 +405,4 @@ class AuditVerification(models.Model):
 
 
 bookkeeping(AuditVerification, reason="runs of the chain verification and their progress")
-=======
 bookkeeping(GovernedChange, reason="the journal of governed tables, written by their triggers")
->>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')

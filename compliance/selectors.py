@@ -40,7 +40,6 @@ def audit_chain_verify() -> VerifyResult:
         if outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-<<<<<<< HEAD
         head_seq, head_hash, base_seq, base_hash = AuditChainHead.objects.filter(pk=1).values_list(
             "seq", "hash", "base_seq", "base_hash"
         ).first() or (
@@ -54,14 +53,8 @@ def audit_chain_verify() -> VerifyResult:
         result = chain_verify(
             _rows(), start_seq=base_seq + 1, start_hash=base_hash, expected_count=head_seq
         )
-=======
-        head_seq, head_hash = AuditChainHead.objects.filter(pk=1).values_list(
-            "seq", "hash"
-        ).first() or (0, GENESIS_HASH)
-        result = chain_verify(_rows(), expected_count=head_seq)
         unaudited = unaudited_changes()
     result.unaudited_changes = unaudited
->>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
     if not result.ok:
         return result
     if result.events_checked > head_seq - base_seq:
@@ -83,12 +76,16 @@ def audit_chain_verify() -> VerifyResult:
         )
     if unaudited:
         result.ok = False
-        more = "" if len(unaudited) < UNAUDITED_LIMIT else f" (the first {UNAUDITED_LIMIT})"
-        result.reason = (
-            f"{len(unaudited)} change(s) to governed tables without an audit event in their "
-            f"transaction{more}"
-        )
+        result.reason = unaudited_reason(unaudited)
     return result
+
+
+def unaudited_reason(unaudited: list[dict[str, Any]]) -> str:
+    more = "" if len(unaudited) < UNAUDITED_LIMIT else f" (the first {UNAUDITED_LIMIT})"
+    return (
+        f"{len(unaudited)} change(s) to governed tables without an audit event in their "
+        f"transaction{more}"
+    )
 
 
 def unaudited_changes(limit: int = 0) -> list[dict[str, Any]]:

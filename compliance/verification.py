@@ -16,7 +16,7 @@ checkpoint that signs more events than the head holds means events were cut off 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +34,7 @@ from compliance.models import (
     AuditVerification,
     SigningKey,
 )
+from compliance.selectors import unaudited_changes, unaudited_reason
 from jobs.queue import enqueue, org_task
 
 CHUNK = 5000
@@ -52,6 +53,8 @@ class VerificationReport:
     head_hash: str | None
     reason: str | None
     verification_id: str
+    # Changes of governed tables whose transaction wrote no event (compliance.guards)
+    unaudited_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +186,9 @@ def verification_run(
         bad, reason = now_seq + 1, f"events after the chain head (seq {now_seq})"
     if now_base != base_seq:
         bad, reason = None, "retention removed events during the run: run it again"
+    unaudited = unaudited_changes()
+    if reason is None and unaudited:
+        reason = unaudited_reason(unaudited)
     report = VerificationReport(
         ok=reason is None,
         kind=kind,
@@ -194,6 +200,7 @@ def verification_run(
         head_hash=result.head_hash,
         reason=reason,
         verification_id=run.pk,
+        unaudited_changes=unaudited,
     )
     return _finish(run, report)
 

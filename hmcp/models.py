@@ -19,11 +19,7 @@ from governance.models import SingletonPolicy
 from hmcp import rules
 from hmcp.defaults import policy_field_values
 from metaqore_site.errors import GovernanceBypassError
-<<<<<<< HEAD
-from metaqore_site.governed import bookkeeping, governed
-=======
-from metaqore_site.governed import GovernedManager, governed
->>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
+from metaqore_site.governed import GovernedManager, bookkeeping, governed
 from metaqore_site.ids import public_id
 from projects.models import Project
 

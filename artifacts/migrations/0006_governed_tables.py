@@ -8,7 +8,7 @@ from compliance.guards import govern_table
 class Migration(migrations.Migration):
     dependencies = [
         ("artifacts", "0005_conflict_policy_verdict"),
-        ("compliance", "0007_governed_tables"),
+        ("compliance", "0008_governed_tables"),
     ]
 
     operations = [

@@ -46,8 +46,8 @@ class VerifyResultSerializer(serializers.Serializer):
     first_bad_seq = serializers.IntegerField(allow_null=True)
     head_hash = serializers.CharField(allow_null=True)
     reason = serializers.CharField(allow_null=True)
-<<<<<<< HEAD
     verification_id = serializers.CharField()
+    unaudited_changes = UnauditedChangeSerializer(many=True)
 
 
 class VerificationSerializer(serializers.ModelSerializer):
@@ -72,9 +72,6 @@ class VerificationSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = fields
-=======
-    unaudited_changes = UnauditedChangeSerializer(many=True)
->>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
 
 
 class CheckpointSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from compliance.guards import govern_table
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0001_initial"),
-        ("compliance", "0007_governed_tables"),
+        ("compliance", "0008_governed_tables"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from compliance.guards import govern_table
 class Migration(migrations.Migration):
     dependencies = [
         ("projects", "0003_task_created_at_index"),
-        ("compliance", "0007_governed_tables"),
+        ("compliance", "0008_governed_tables"),
     ]
 
     operations = [

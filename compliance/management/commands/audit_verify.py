@@ -47,14 +47,10 @@ class Command(OrgCommand):
                         )
                 source = from_file
             else:
-<<<<<<< HEAD
                 result = verification_run(kind="full", actor=cli_actor())
                 source = (
                     f"the database of '{org}' with {result.checkpoints_checked} signed checkpoints"
                 )
-=======
-                result = audit_chain_verify()
-                source = f"the database of '{org}'"
         if result.unaudited_changes:
             for change in result.unaudited_changes:
                 self.stderr.write(
@@ -64,7 +60,6 @@ class Command(OrgCommand):
                 )
         if not result.ok and result.first_bad_seq is None:
             raise CommandError(f"{result.reason} ({result.events_checked} events verified).")
->>>>>>> d41ac27 (Governed tables guarded by PostgreSQL (#17): compliance.guards (deferred constraint trigger refusing writes without a declared actor or an audit event in the transaction, a journal of every change by txid, no TRUNCATE) installed by migrations on every governed table, auth tables included; events store their txid; verify and audit_verify report unaudited_changes; one GovernedManager for every governed model; role permissions synced as an audited change; governed_change command for an operator's emergency change; README 'No side doors')
         if not result.ok:
             raise CommandError(
                 f"Audit chain broken at seq {result.first_bad_seq}: {result.reason} "

@@ -7,8 +7,8 @@ from compliance.guards import govern_table
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hmcp", "0001_initial"),
-        ("compliance", "0007_governed_tables"),
+        ("hmcp", "0002_discovery_runs"),
+        ("compliance", "0008_governed_tables"),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from compliance.guards import govern_table
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("governance", "0010_policy_rules_waivers_decisions"),
-        ("compliance", "0007_governed_tables"),
+        ("governance", "0011_audit_retention_days"),
+        ("compliance", "0008_governed_tables"),
     ]
 
     operations = [

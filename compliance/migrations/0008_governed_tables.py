@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0006_chain_v2_erasure'),
+        ('compliance', '0007_verifications'),
         ('access', '0002_idempotency_records'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
