@@ -10,9 +10,11 @@ from artifacts.models import Conflict
 from compliance.models import AuditEvent
 from dashboard.charts import daily_line_chart
 from dashboard.views.base import DashboardPage
+from governance.reports import blocking_artifacts, blocking_by_project, unresolved_conflicts
 from governance.selectors import org_stats
 
 CHART_DAYS = 30
+BLOCKING_PROJECTS_SHOWN = 8
 
 
 def _per_day(queryset, field: str, since) -> dict:
@@ -48,6 +50,9 @@ class OverviewView(DashboardPage):
         start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
         context.update(
             stats=stats,
+            blocking=blocking_by_project(
+                unresolved=unresolved_conflicts(), blocking=blocking_artifacts()
+            )[:BLOCKING_PROJECTS_SHOWN],
             conflicts_by_status=by_status,
             vetoes_today=AuditEvent.objects.filter(
                 event_type="routing.veto", timestamp__gte=start_of_day

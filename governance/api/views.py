@@ -12,7 +12,12 @@ from governance import policy as policy_service
 from governance.api.filters import ConflictFilter
 from governance.api.serializers import ConflictResolveSerializer, GovernancePolicySerializer
 from governance.models import GovernancePolicy
-from governance.reports import REPORT_CONFLICTS_DEFAULT, REPORT_CONFLICTS_MAX, blocking_report
+from governance.reports import (
+    REPORT_CONFLICTS_DEFAULT,
+    REPORT_CONFLICTS_MAX,
+    blocking_report,
+    blocking_report_org,
+)
 from governance.resolution import conflict_resolve
 from metaqore_site.api.fields import PublicIdField
 from metaqore_site.api.openapi import NOT_FOUND
@@ -79,7 +84,10 @@ class GovernancePolicyView(GovernedAPIView):
 
 
 class BlockingReportQuery(serializers.Serializer):
-    project_id = PublicIdField()
+    project_id = PublicIdField(
+        required=False,
+        help_text="One project; leave it out for the whole organization (with by_project).",
+    )
     limit = serializers.IntegerField(
         min_value=1,
         max_value=REPORT_CONFLICTS_MAX,
@@ -97,7 +105,7 @@ class BlockingReportView(GovernedAPIView):
             200: inline_serializer(
                 "BlockingReport",
                 {
-                    "project_id": serializers.CharField(),
+                    "project_id": serializers.CharField(allow_null=True),
                     "blocked_artifacts": serializers.ListField(child=serializers.CharField()),
                     "conflicts": ConflictSerializer(many=True),
                     "conflicts_total": serializers.IntegerField(
@@ -105,6 +113,22 @@ class BlockingReportView(GovernedAPIView):
                     ),
                     "remediation": RemediationSerializer(many=True),
                     "counts": serializers.DictField(child=serializers.IntegerField()),
+                    "by_project": inline_serializer(
+                        "BlockingReportProject",
+                        {
+                            "project_id": serializers.CharField(),
+                            "name": serializers.CharField(),
+                            "blocked": serializers.IntegerField(),
+                            "counts": serializers.DictField(child=serializers.IntegerField()),
+                        },
+                        many=True,
+                        required=False,
+                        help_text="Org-wide report only: each project with something blocked "
+                        "or unresolved, the most blocked first (at most 1,000).",
+                    ),
+                    "projects_total": serializers.IntegerField(
+                        required=False, help_text="Org-wide report only."
+                    ),
                     "generated_at": serializers.DateTimeField(),
                 },
             ),
@@ -114,8 +138,12 @@ class BlockingReportView(GovernedAPIView):
     def get(self, request):
         query = BlockingReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        project = get_object_or_404(Project, pk=query.validated_data["project_id"])
-        report = blocking_report(project, limit=query.validated_data["limit"])
+        limit = query.validated_data["limit"]
+        if "project_id" in query.validated_data:
+            project = get_object_or_404(Project, pk=query.validated_data["project_id"])
+            report = blocking_report(project, limit=limit)
+        else:
+            report = blocking_report_org(limit=limit)
         report["remediation"] = remediation_for(report["conflicts"])
         report["conflicts"] = ConflictSerializer(report["conflicts"], many=True).data
         return Response(report)

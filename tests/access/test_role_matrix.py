@@ -72,6 +72,7 @@ MATRIX = [
         UPDATE_WORK,
     ),
     ("GET", "/api/v1/governance/blocking-report?project_id={project}", None, READ),
+    ("GET", "/api/v1/governance/blocking-report", None, READ),
     ("GET", "/api/v1/governance/policy", None, READ),
     ("PATCH", "/api/v1/governance/policy", {"mode": "adaptive"}, ORG_ADMIN_ONLY),
     (

@@ -2,8 +2,10 @@
 
 import pytest
 
+from access.actors import SYSTEM
 from artifacts.models import Artifact, Conflict
 from governance.models import GovernancePolicy
+from projects.services import project_create
 from tests.artifacts.conftest import declare
 
 
@@ -161,7 +163,8 @@ def test_blocking_report(coder, blocked_by_parallel, blocked_by_version, project
             f"/api/v1/governance/blocking-report?project_id={project.id}&limit={bad}"
         )
         assert response.status_code == 400 and "limit" in response.json()
-    assert coder.get("/api/v1/governance/blocking-report").status_code == 400
+    # Without project_id, the report covers the whole org (test_org_wide_blocking_report).
+    assert "by_project" in coder.get("/api/v1/governance/blocking-report").json()
 
 
 def test_policy_read_by_anyone_written_by_org_admin_only(coder, orchestrator, officer, admin_user):
@@ -175,3 +178,37 @@ def test_policy_read_by_anyone_written_by_org_admin_only(coder, orchestrator, of
     assert response.json()["mode"] == "adaptive" and response.json()["revision"] == 2
     assert response["X-MetaQore-Governance-Mode"] == "adaptive"
     assert GovernancePolicy.load().mode == "adaptive"
+
+
+def test_org_wide_blocking_report(coder, tester, blocked_by_parallel, blocked_by_version, project):
+    """Without project_id: every project, with by_project (the most blocked first)."""
+    quiet = project_create(actor=SYSTEM, name="Quiet")  # nothing blocked: not listed
+    other_project = project_create(actor=SYSTEM, name="Search")
+    other = other_project.id
+    declare(coder, other_project, artifact_type="design")
+    declare(tester, other_project, artifact_type="design")  # one HIGH, one blocked
+    response = coder.get("/api/v1/governance/blocking-report")
+    assert response.status_code == 200, response.json()
+    report = response.json()
+    assert report["project_id"] is None
+    assert report["counts"] == {"low": 0, "medium": 1, "high": 2, "critical": 0}
+    assert report["conflicts_total"] == 3 and len(report["blocked_artifacts"]) == 3
+    assert report["projects_total"] == 2
+    assert report["by_project"] == [
+        {
+            "project_id": project.id,
+            "name": project.name,
+            "blocked": 2,
+            "counts": {"low": 0, "medium": 1, "high": 1, "critical": 0},
+        },
+        {
+            "project_id": other,
+            "name": "Search",
+            "blocked": 1,
+            "counts": {"low": 0, "medium": 0, "high": 1, "critical": 0},
+        },
+    ]
+    assert quiet.id not in {row["project_id"] for row in report["by_project"]}
+    assert len(report["remediation"]) == 3
+    refused = coder.get("/api/v1/governance/blocking-report?limit=0")
+    assert refused.status_code == 400, refused.content[:300]

@@ -9,6 +9,7 @@ from django.test import Client
 
 from access.actors import SYSTEM, Actor
 from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
 from events.models import Webhook, WebhookDelivery
 from governance.models import Provider
@@ -208,3 +209,17 @@ def test_an_officer_blocks_a_specialist_from_its_page(org_a, specialist):
     )
     response = viewer.post(f"/dashboard/specialists/{specialist.id}/", {"to": "blocked"})
     assert response.status_code == 403
+
+
+def test_the_overview_shows_what_blocks_by_project_and_links_the_org_report(org_a):
+    coder, tester = Actor("agent", "coder"), Actor("agent", "tester")
+    project = project_create(actor=coder, name="Checkout")
+    artifact_declare(actor=coder, project=project, artifact_type="code", data={})
+    artifact_declare(actor=tester, project=project, artifact_type="code", data={})
+    client = login(org_a, "vic", VIEWER)
+    page = client.get("/dashboard/").content.decode()
+    assert f'data-project="{project.id}"' in page and "1 blocked" in page
+    assert 'href="/api/v1/governance/blocking-report"' in page
+    report = client.get("/api/v1/governance/blocking-report")  # the session works there too
+    assert report.status_code == 200
+    assert report.json()["by_project"][0]["project_id"] == project.id
