@@ -25,9 +25,10 @@ MARKER = re.compile(
 )
 STATUS_COMMENT = re.compile(r"^#\s*(?:(\d{3})\s*)?→\s*(.*)$")
 CONTINUED_COMMENT = re.compile(r"^#\s{2,}(.*)$")
-# "key": value pairs of a documented response; values that differ per run are skipped.
+# "key": value pairs of a documented response; values that differ per run (ids, tokens,
+# elisions) are skipped.
 PAIR = re.compile(r'"([a-z_]+)":\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null)')
-VARIES = re.compile(r"^[a-z]{2,5}_[0-9a-f]{12,}$|^[a-z]{2,5}_…|^eyJ|…|\.\.\.")  # ids, tokens, elisions
+VARIES = re.compile(r"^[a-z]{2,5}_[0-9a-f]{12,}$|^[a-z]{2,5}_…|^eyJ|…|\.\.\.")
 
 # Every curl of the walkthrough records its status and body, in order, then prints the body.
 CURL_RECORDER = r"""
