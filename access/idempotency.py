@@ -4,7 +4,10 @@ The record is inserted in the transaction that runs the request, so a concurrent
 the same key waits on the unique index until the first request commits, then replays its
 response: a retried declaration never creates two artifacts, whichever worker answers it.
 Responses worth replaying are stored (2xx and 4xx answers, the 409 of a blocked declaration
-included); 5xx, 429 and streamed responses are not, so a retry after those runs again.
+included); 5xx, 429 and streamed responses are not, so a retry after those runs again. A
+response marked ``Cache-Control: no-store`` (a new agent key, a webhook's secret, JWTs) is
+never stored: the record only says the request ran, and a repeat gets 409
+``idempotent_response_not_kept`` instead of a second key.
 """
 
 from __future__ import annotations
@@ -59,6 +62,21 @@ def _storable(response: HttpResponse) -> bool:
     return not response.streaming and response.status_code < 500 and response.status_code != 429
 
 
+def _holds_a_secret(response: HttpResponse) -> bool:
+    return "no-store" in response.get("Cache-Control", "")
+
+
+def _not_kept() -> JsonResponse:
+    return JsonResponse(
+        {
+            "detail": "Already processed with this Idempotency-Key; its response held a secret "
+            "shown once, so it is not replayed.",
+            "code": "idempotent_response_not_kept",
+        },
+        status=409,
+    )
+
+
 def _invalid(detail: str) -> JsonResponse:
     return JsonResponse({HEADER: [detail]}, status=400)
 
@@ -101,13 +119,17 @@ class IdempotencyMiddleware:
             if record is not None:
                 if record.request_hash != request_hash:
                     return _invalid("Already used for a different request in the last 24 hours.")
-                return _replay(record)
+                return _replay(record) if record.replayable else _not_kept()
             with transaction.atomic():  # the insert waits on a concurrent first request
                 record = IdempotencyRecord.objects.create(
                     credential=credential, key=key, request_hash=request_hash, status=0, body=b""
                 )
             response = self.get_response(request)
-            if _storable(response):
+            if _storable(response) and _holds_a_secret(response):
+                record.status = response.status_code
+                record.replayable = False
+                record.save(update_fields=["status", "replayable"])
+            elif _storable(response):
                 record.status = response.status_code
                 record.body = response.content
                 record.headers = {

@@ -78,6 +78,9 @@ class IdempotencyRecord(models.Model):
     status = models.PositiveSmallIntegerField()
     headers = models.JSONField(default=dict)
     body = models.BinaryField()
+    # False: the response held a secret shown once (Cache-Control: no-store), so only the fact
+    # that the request ran is kept, never the response.
+    replayable = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -6,6 +6,7 @@ from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -92,6 +93,11 @@ AccessToken = inline_serializer("AccessToken", {"access": serializers.CharField(
 class OrgTokenObtainPairView(TokenObtainPairView):
     serializer_class = OrgTokenObtainPairSerializer
 
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        add_never_cache_headers(response)  # tokens are credentials (RFC 6749 5.1)
+        return response
+
 
 @extend_schema_view(
     post=extend_schema(
@@ -103,3 +109,8 @@ class OrgTokenObtainPairView(TokenObtainPairView):
 )
 class OrgTokenRefreshView(TokenRefreshView):
     serializer_class = OrgTokenRefreshSerializer
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response

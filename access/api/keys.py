@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -72,7 +73,9 @@ class AgentKeyViewSet(
         )
         body = AgentKeySerializer(new.record).data
         body["key"] = new.key
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the key is shown once: no copy anywhere
+        return response
 
     @extend_schema(request=None, responses={200: AgentKeySerializer})
     @action(detail=True, methods=["post"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -110,7 +111,9 @@ class WebhookViewSet(GovernedViewSet):
         except WebhookError as exc:
             raise _validation_error(exc) from exc
         body = WebhookCreatedSerializer(webhook).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the signing secret is shown once
+        return response
 
     def perform_update(self, serializer):
         try:

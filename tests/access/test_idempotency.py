@@ -1,13 +1,14 @@
 """``Idempotency-Key`` on POSTs: a repeated request gets the first response back."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from access.actors import Actor
-from access.models import IdempotencyRecord
+from access.models import AgentKey, IdempotencyRecord
 from artifacts.models import Artifact
 from projects.services import project_create
 from tests.artifacts.conftest import declare
-from tests.conftest import client_for, make_agent_key
+from tests.conftest import client_for, make_agent_key, make_user
 
 
 @pytest.fixture
@@ -75,3 +76,36 @@ def test_an_expired_record_no_longer_replays(coder, project):
     again = declare(coder, project, HTTP_IDEMPOTENCY_KEY="old")
     assert again.status_code == 201 and again.json()["version"] == 2
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_a_response_with_a_secret_is_never_stored_nor_replayed(org_admin):
+    """A new agent key is shown once (only its hash is kept): its response is not stored, and
+    a repeat gets 409 instead of a second key."""
+    first = org_admin.post(
+        "/api/v1/governance/agent-keys", {"agent": "ci"}, HTTP_IDEMPOTENCY_KEY="key-1"
+    )
+    assert first.status_code == 201 and first.json()["key"].startswith("mq_")
+    assert "no-store" in first["Cache-Control"]
+    record = IdempotencyRecord.objects.get(key="key-1")
+    assert record.replayable is False and bytes(record.body) == b"" and record.headers == {}
+    again = org_admin.post(
+        "/api/v1/governance/agent-keys", {"agent": "ci"}, HTTP_IDEMPOTENCY_KEY="key-1"
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotent_response_not_kept"
+    assert AgentKey.objects.filter(agent__name="ci").count() == 1
+
+
+def test_tokens_and_webhook_secrets_are_not_cacheable(org_a, org_admin):
+    make_user(org_a, "tokens", "viewer")
+    domain = org_a.domains.get(is_primary=True).domain
+    client = APIClient(HTTP_HOST=domain)
+    issued = client.post("/api/v1/auth/token/", {"username": "tokens", "password": "pw-Secret-123"})
+    assert issued.status_code == 200 and "no-store" in issued["Cache-Control"]
+    refreshed = client.post("/api/v1/auth/token/refresh/", {"refresh": issued.json()["refresh"]})
+    assert refreshed.status_code == 200 and "no-store" in refreshed["Cache-Control"]
+    hook = org_admin.post(
+        "/api/v1/webhooks", {"url": "https://example.com/hook", "event_types": ["artifact.*"]}
+    )
+    assert hook.status_code == 201, hook.json()
+    assert "no-store" in hook["Cache-Control"]
