@@ -25,7 +25,8 @@ from compliance.models import ERASURE_SETTING, AuditEvent, Erasure
 from jobs.queue import enqueue, org_task
 from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
 
-ACTOR_SUBJECT = re.compile(r"^(agent|user):[^\s].{0,200}$")
+# any name an agent or user may have (1-200 characters), without control characters
+ACTOR_SUBJECT = re.compile(r"^(agent|user):(?=\S)[^\x00-\x1f\x7f]{1,200}$")
 FIELD_PATH = re.compile(r"^payload(\.[A-Za-z0-9_\-]{1,100}){1,10}$")
 REDACTED_ACTOR = "redacted"
 
@@ -47,8 +48,11 @@ def erasure_subject_clean(value: Any) -> dict[str, Any]:
         path = value["field"]
         if not isinstance(path, str) or not FIELD_PATH.match(path):
             raise SubjectError("'field' is 'payload.<key>[.<key>…]' (letters, digits, _ and -).")
-        if not isinstance(value["equals"], str | int | float | bool):
+        equals = value["equals"]
+        if not isinstance(equals, str | int | float | bool):
             raise SubjectError("'equals' is a string, number or boolean.")
+        if isinstance(equals, str) and ("\x00" in equals or len(equals) > 1000):
+            raise SubjectError("'equals' is at most 1000 characters, without NUL.")
         return {"field": path, "equals": value["equals"]}
     raise SubjectError(
         'Give \'agent:<name>\', \'user:<name>\' or {"field": "payload.<path>", "equals": value}.'

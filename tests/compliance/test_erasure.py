@@ -112,6 +112,8 @@ def test_an_erasure_needs_two_different_people(personal, org_a, officer, org_adm
         ({"field": "actor", "equals": "x"}, "payload."),
         ({"field": "payload.a", "equals": {"b": 1}}, "string, number or boolean"),
         ({"field": "payload.a"}, "agent:<name>"),
+        ("user:bad\u0000name", "agent:<name>"),
+        ({"field": "payload.a", "equals": "x\u0000"}, "without NUL"),
     ],
 )
 def test_bad_subjects_are_400(org_a, officer, subject, message):

@@ -203,6 +203,7 @@ def test_audit_page_filters_and_export_links(org_a, seeded):
     assert bad.status_code == 200 and b"errorlist" in bad.content
     verified = client.post("/dashboard/audit/verify/", follow=True)
     assert b'id="verify-result"' in verified.content and b"intact" in verified.content
+    assert b"0 signed checkpoints" in verified.content
 
 
 def test_query_counts_do_not_grow_with_rows(org_a, seeded, django_assert_max_num_queries):
