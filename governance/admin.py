@@ -5,6 +5,7 @@ are revoked by an action that calls ``waiver_revoke``)."""
 
 from typing import Any, Protocol
 
+from django import forms
 from django.contrib import admin, messages
 
 from access.actors import Actor, actor_for_user
@@ -25,6 +26,7 @@ from governance.providers import (
     provider_update,
 )
 from governance.resolution import conflict_resolve
+from governance.rules import RulesInvalid, clean_rules
 from governance.waivers import waiver_revoke
 from metaqore_site.badges import available_badge, badge
 from metaqore_site.errors import GovernanceError
@@ -54,8 +56,25 @@ class SingletonPolicyAdmin(admin.ModelAdmin):
         obj.revision, obj.updated_by = fresh.revision, fresh.updated_by
 
 
+class GovernancePolicyForm(forms.ModelForm):
+    """Rules are checked on the form (each bad rule and field named), not in ``save_model``."""
+
+    class Meta:
+        model = GovernancePolicy
+        fields = EDITABLE_FIELDS
+
+    def clean_rules(self):
+        rules = self.cleaned_data["rules"]
+        try:
+            clean_rules(rules)
+        except RulesInvalid as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return rules
+
+
 @admin.register(GovernancePolicy)
 class GovernancePolicyAdmin(SingletonPolicyAdmin):
+    form = GovernancePolicyForm
     list_display = ("mode", "auto_archive_superseded", "revision", "updated_by", "updated_at")
     fields = (*EDITABLE_FIELDS, "revision", "updated_by", "updated_at")
     update_policy = staticmethod(policy_update)

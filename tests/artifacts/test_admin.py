@@ -100,3 +100,27 @@ def test_admin_policy_edit_goes_through_the_service(admin_client_a):
     event = AuditEvent.objects.order_by("-seq").first()
     assert (event.event_type, event.actor) == ("policy.changed", "user:root")
     assert admin_client_a.get("/admin/governance/governancepolicy/add/").status_code == 403
+
+
+def test_admin_policy_rules_are_checked_on_the_form(admin_client_a):
+    from governance.models import GovernancePolicy
+
+    form = {
+        "mode": "strict",
+        "routing_policy": "default_local_first",
+        "auto_archive_superseded": "on",
+        "max_waiver_days": "30",
+    }
+    bad = '[{"id": "x", "match": {"min_severity": "urgent"}, "action": "warn"}]'
+    response = admin_client_a.post(
+        "/admin/governance/governancepolicy/1/change/", {**form, "rules": bad}
+    )
+    assert response.status_code == 200
+    assert "match.min_severity" in response.content.decode()
+    good = '[{"id": "x", "match": {"min_severity": "high"}, "action": "dryrun"}]'
+    response = admin_client_a.post(
+        "/admin/governance/governancepolicy/1/change/", {**form, "rules": good}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    (rule,) = GovernancePolicy.load().rules
+    assert (rule["action"], rule["author"]) == ("dryrun", "user:root")
