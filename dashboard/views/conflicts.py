@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 
 from artifacts.models import Artifact, Conflict
 from artifacts.psmp import AUTO_RESOLVABLE
+from dashboard.diffs import content_diff
 from dashboard.forms import BulkResolveForm, ResolveForm
 from dashboard.views.base import DashboardPage
 from governance.resolution import conflict_resolve
@@ -110,10 +111,12 @@ class ConflictDetailView(DashboardPage):
         other_id = (conflict.details or {}).get("other_artifact_id") or (
             conflict.details or {}
         ).get("dependency_id")
+        other = Artifact.objects.filter(pk=other_id).first() if other_id else None
         context.update(
             conflict=conflict,
             artifact=conflict.artifact,
-            other=Artifact.objects.filter(pk=other_id).first() if other_id else None,
+            other=other,
+            diff=content_diff(conflict.artifact, other) if other else None,
             form=kwargs.get("form")
             or ResolveForm(initial={"strategy": conflict.suggested_strategy}),
             can_resolve=self.can("resolve_conflict") and conflict.is_unresolved,
