@@ -1,10 +1,27 @@
-"""The ``default`` database: ``DATABASE_URL`` when set, else the embedded PostgreSQL."""
+"""The ``default`` database: ``DATABASE_URL`` when set, else the embedded PostgreSQL.
+
+Two database roles (README "Security"): migrations and provisioning run as the **owner** of
+the tables; the server, workers and every other command connect as the **runtime** role, which
+has only the privileges ``metaqore_site.db_roles`` grants (no superuser, not the tables' owner,
+so it cannot disable or drop a trigger). :func:`process_role` tells which one this process is:
+
+- ``METAQORE_DB_ROLE=owner|runtime`` when set;
+- otherwise ``owner`` for pytest and for ``manage.py`` owner commands (OWNER_COMMANDS), and
+  ``runtime`` for everything else (servers, workers, other commands, scripts).
+
+With ``DATABASE_URL``: the runtime role is its user; the owner connects with
+``DATABASE_OWNER_URL`` (unset: the same URL, and ``check --deploy`` warns). Embedded: the owner
+is the cluster's superuser ``postgres``, the runtime role ``metaqore_app`` (LOGIN NOSUPERUSER),
+created when the embedded server starts.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Protocol, cast
 
+import dj_database_url
 from django.db import connection
 
 ENGINE = "django_tenants.postgresql_backend"
@@ -35,16 +52,45 @@ class _PooledConnection(Protocol):
 tenant_connection = cast(TenantConnection, connection)
 
 
+OWNER_COMMANDS = frozenset(
+    {"migrate", "migrate_schemas", "create_org", "demo_setup", "sqlmigrate", "flush", "test"}
+)
+EMBEDDED_RUNTIME_ROLE = "metaqore_app"
+
+
+def process_role() -> str:
+    """``"owner"`` or ``"runtime"``: which database role this process connects as."""
+    explicit = os.environ.get("METAQORE_DB_ROLE", "").strip().lower()
+    if explicit in ("owner", "runtime"):
+        return explicit
+    if explicit:
+        raise ValueError("METAQORE_DB_ROLE must be 'owner' or 'runtime'")
+    if "pytest" in sys.modules:
+        return "owner"
+    argv = sys.argv or [""]
+    if os.path.basename(argv[0]) == "manage.py":
+        return "owner" if argv[1:2] and argv[1] in OWNER_COMMANDS else "runtime"
+    return "runtime"
+
+
+def runtime_role_name() -> str:
+    """The runtime role that ``db_roles`` grants to (the user of ``DATABASE_URL``)."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return EMBEDDED_RUNTIME_ROLE
+    return str(dj_database_url.parse(url).get("USER") or "")
+
+
 def database_settings() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "").strip()
+    if url and process_role() == "owner":
+        url = os.environ.get("DATABASE_OWNER_URL", "").strip() or url
     pool = pool_options()
     # With the pool, Django hands the connection back at the end of each request. Without it,
     # 0 means one connection per request: under ASGI, Django closes a persistent connection
     # only in the thread that opened it, so CONN_MAX_AGE > 0 leaks one per worker thread.
     conn_max_age = 0 if pool else int(os.environ.get("METAQORE_CONN_MAX_AGE", "0"))
     if url:
-        import dj_database_url
-
         config = cast(
             dict[str, Any],
             dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True),
@@ -75,7 +121,7 @@ def database_settings() -> dict[str, Any]:
     return {
         "ENGINE": ENGINE,
         "NAME": embedded_db.DATABASE_NAME,
-        "USER": info.user,
+        "USER": info.user if process_role() == "owner" else EMBEDDED_RUNTIME_ROLE,
         "PASSWORD": "",
         "HOST": info.host,
         "PORT": str(info.port),

@@ -128,6 +128,27 @@ def _ensure_database(info: ConnectionInfo, name: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+RUNTIME_ROLE = "metaqore_app"  # metaqore_site.database.EMBEDDED_RUNTIME_ROLE
+
+
+def _ensure_runtime_role(info: ConnectionInfo) -> None:
+    """The role the server and workers connect as: may log in, nothing more (no superuser,
+    no CREATEDB/CREATEROLE, no replication, no RLS bypass). Its table privileges are granted
+    after every migrate (metaqore_site.db_roles)."""
+    import psycopg
+
+    with psycopg.connect(
+        host=info.host, port=info.port, user=info.user, dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [RUNTIME_ROLE])
+        if exists.fetchone() is None:
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                conn.execute(
+                    f"CREATE ROLE {RUNTIME_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                    "NOREPLICATION NOBYPASSRLS"
+                )
+
+
 def _forget_handle(backend, pgdata: Path) -> None:
     """Drop the backend's per-process handle of a server that is no longer running.
 
@@ -165,6 +186,7 @@ def ensure_running(data_dir: Path | None = None) -> ConnectionInfo:
         if fresh:  # nobody else can be connected yet: the one moment a restart is free
             info = _configure_new_cluster(backend, info)
         _ensure_database(info, DATABASE_NAME)
+        _ensure_runtime_role(info)
     _started[pgdata] = info
     return info
 

@@ -1,7 +1,9 @@
 import os
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
+from metaqore_site import db_roles
 from metaqore_site.database import close_connection_pools
 
 
@@ -21,3 +23,6 @@ class TenantsConfig(AppConfig):
         # psycopg pool's open sockets and talk over them with its parent: both hang. Close the
         # pools before any fork; each process opens its own.
         os.register_at_fork(before=close_connection_pools)
+        # After every migrate of every schema (once: this app's signal): the runtime role's
+        # privileges and triggers no session can switch off (metaqore_site.db_roles).
+        post_migrate.connect(db_roles.after_migrate, sender=self, dispatch_uid="db-roles")

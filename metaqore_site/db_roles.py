@@ -1,0 +1,133 @@
+"""The runtime role's privileges, granted by the owner after every migrate (README "Security").
+
+The runtime role (``metaqore_site.database``: the user of ``DATABASE_URL``, or
+``metaqore_app`` with the embedded database) owns nothing and is no superuser, so it can
+neither disable a trigger (``ALTER TABLE … DISABLE TRIGGER`` needs the owner) nor set
+``session_replication_role`` (superuser only). What it gets, per schema:
+
+- USAGE on the schema; SELECT, INSERT, UPDATE, DELETE on its tables; USAGE, SELECT, UPDATE on
+  its sequences. Never TRUNCATE, REFERENCES or TRIGGER, and no CREATE anywhere.
+- The same on what the owner creates later (``ALTER DEFAULT PRIVILEGES``: new tables of
+  later migrations, schemas of new organizations, the governed-write journal), and this grant
+  runs again after every ``migrate`` of every schema (``post_migrate``).
+- The append-only tables keep their triggers and lose what the runtime never needs: audit
+  events are INSERT and SELECT, plus UPDATE of the columns an erasure redacts and DELETE for
+  retention (both still refused by the event guard unless erasure/retention declared it);
+  the governed-write journal is INSERT and SELECT only.
+
+Sessions cannot switch pgtrigger's triggers off either: pgtrigger skips a trigger named in the
+session variable ``pgtrigger.ignore`` (any role may SET it), through the function
+``public._pgtrigger_should_ignore``. :func:`pgtrigger_ignore_disable` replaces that function
+with one that always says "do not ignore"; it runs after every migrate, since installing a
+trigger recreates the original.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import connections
+from psycopg import sql
+
+from metaqore_site.database import process_role, runtime_role_name
+
+logger = logging.getLogger(__name__)
+
+TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
+AUDIT_EVENT_TABLE = "compliance_auditevent"
+# Columns compliance.erasure blanks (the event guard allows nothing else to change).
+AUDIT_REDACTED_COLUMNS = ("payload", "salt", "erasure_id", "actor", "agent_name")
+JOURNAL_TABLE = "compliance_governedchange"  # compliance.guards: INSERT by the guard trigger
+
+IGNORE_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION public._pgtrigger_should_ignore(trigger_name NAME)
+RETURNS BOOLEAN AS $$
+BEGIN
+    -- MetaQore: no session may switch a trigger off (SET pgtrigger.ignore has no effect).
+    RETURN FALSE;
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def pgtrigger_ignore_disable(*, using: str = "default") -> None:
+    """Make ``SET pgtrigger.ignore`` ineffective for every role (owner only)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(IGNORE_FUNCTION_SQL)
+
+
+def _exists(cursor: Any, query: str, params: list[Any]) -> bool:
+    cursor.execute(query, params)
+    return cursor.fetchone() is not None
+
+
+def runtime_privileges_grant(*, schema: str, using: str = "default") -> bool:
+    """Grant the runtime role its privileges in ``schema`` (and on what the owner creates
+    later). False when there is nothing to grant: the runtime role is the owner itself (one
+    ``DATABASE_URL`` for both; ``check --deploy`` warns) or does not exist."""
+    runtime = runtime_role_name()
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_user, current_database()")
+        owner, database = cursor.fetchone()
+        if not runtime or runtime == owner:
+            return False
+        if not _exists(cursor, "SELECT 1 FROM pg_roles WHERE rolname = %s", [runtime]):
+            logger.warning("The runtime database role %s does not exist: nothing granted", runtime)
+            return False
+        role, schema_id = sql.Identifier(runtime), sql.Identifier(schema)
+        statements = [
+            sql.SQL(text).format(*args)
+            for text, args in (
+                ("GRANT CONNECT ON DATABASE {} TO {}", (sql.Identifier(database), role)),
+                ("GRANT USAGE ON SCHEMA {} TO {}", (schema_id, role)),
+                (
+                    f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {{}} TO {{}}",
+                    (schema_id, role),
+                ),
+                (
+                    "REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {} FROM {}",
+                    (schema_id, role),
+                ),
+                (
+                    f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {{}} TO {{}}",
+                    (schema_id, role),
+                ),
+                (f"ALTER DEFAULT PRIVILEGES GRANT {TABLE_PRIVILEGES} ON TABLES TO {{}}", (role,)),
+                (
+                    f"ALTER DEFAULT PRIVILEGES GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {{}}",
+                    (role,),
+                ),
+                ("ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {}", (role,)),
+            )
+        ]
+        table_exists = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s"
+        if _exists(cursor, table_exists, [schema, AUDIT_EVENT_TABLE]):
+            events = sql.Identifier(schema, AUDIT_EVENT_TABLE)
+            statements += [
+                sql.SQL("REVOKE UPDATE ON {} FROM {}").format(events, role),
+                sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, AUDIT_REDACTED_COLUMNS)), events, role
+                ),
+            ]
+        if _exists(cursor, table_exists, [schema, JOURNAL_TABLE]):
+            statements.append(
+                sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(
+                    sql.Identifier(schema, JOURNAL_TABLE), role
+                )
+            )
+        for statement in statements:
+            cursor.execute(statement)
+    return True
+
+
+def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """``post_migrate`` (every schema, every migrate): harden pgtrigger, grant the runtime
+    role. Only an owner process migrates; a runtime one has nothing to grant."""
+    if process_role() != "owner":
+        return
+    connection = connections[using]
+    schema = getattr(connection, "schema_name", "public") or "public"
+    pgtrigger_ignore_disable(using=using)
+    runtime_privileges_grant(schema=schema, using=using)
