@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
+# Creates and drops throwaway orgs (schemas): the owner database role (README "Security").
+os.environ.setdefault("METAQORE_DB_ROLE", "owner")
 
 import django
 

@@ -98,13 +98,11 @@ def _actor_fields(actor: Actor | str) -> tuple[str, str]:
 _HEAD_TABLE = AuditChainHead._meta.db_table
 _EVENT_TABLE = AuditEvent._meta.db_table
 _LOCK_SQL = f'SELECT seq, hash FROM "{_HEAD_TABLE}" WHERE id = 1 FOR UPDATE'  # noqa: S608
-# One round trip appends the event and moves the head (the row lock is already held).
+# The row lock is already held; the event's AFTER INSERT trigger moves the head to it (the
+# only way the head's seq/hash can change: compliance.models.HEAD_MOVE / HEAD_GUARD).
 _APPEND_SQL = (
-    f'WITH appended AS (INSERT INTO "{_EVENT_TABLE}" ({", ".join(EVENT_FIELDS)}) '  # noqa: S608
-    f"VALUES ({', '.join('%s::jsonb' if name == 'payload' else '%s' for name in EVENT_FIELDS)}) "
-    "RETURNING seq, hash) "
-    f'UPDATE "{_HEAD_TABLE}" AS head SET seq = appended.seq, hash = appended.hash '
-    "FROM appended WHERE head.id = 1"
+    f'INSERT INTO "{_EVENT_TABLE}" ({", ".join(EVENT_FIELDS)}) '  # noqa: S608
+    f"VALUES ({', '.join('%s::jsonb' if name == 'payload' else '%s' for name in EVENT_FIELDS)})"
 )
 
 
@@ -192,7 +190,7 @@ def audit_record(
         ]
         cursor.execute(_APPEND_SQL, params)
         if cursor.rowcount != 1:
-            raise RuntimeError("The audit chain head did not move.")
+            raise RuntimeError("The audit event was not appended.")
     event = AuditEvent(**values)
     event._state.adding = False
     event._state.db = connection.alias

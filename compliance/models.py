@@ -92,6 +92,34 @@ class TxidCurrent(models.Func):
     output_field = models.BigIntegerField()
 
 
+# AFTER INSERT on audit events: the new event must extend the head, which moves to it. The
+# head is looked up in the event's own schema (a session's search_path cannot redirect it).
+HEAD_MOVE = """
+EXECUTE format(
+    'UPDATE %I.compliance_auditchainhead SET seq = $1, hash = $2 '
+    'WHERE id = 1 AND seq = $1 - 1 AND hash = $3', TG_TABLE_SCHEMA
+) USING NEW.seq, NEW.hash, NEW.prev_hash;
+GET DIAGNOSTICS moved = ROW_COUNT;  -- EXECUTE does not set FOUND
+IF moved <> 1 THEN
+    RAISE EXCEPTION 'compliance: audit event % does not extend the chain head', NEW.seq;
+END IF;
+RETURN NULL;
+"""
+# BEFORE UPDATE on the head: seq/hash move only from the trigger above (depth 2), the base only
+# together with retention's declared prune (compliance.retention).
+HEAD_GUARD = f"""
+IF pg_trigger_depth() < 2 AND (NEW.seq, NEW.hash) IS DISTINCT FROM (OLD.seq, OLD.hash) THEN
+    RAISE EXCEPTION 'compliance: the audit chain head moves only with an appended event';
+END IF;
+IF pg_trigger_depth() < 2
+   AND (NEW.base_seq, NEW.base_hash) IS DISTINCT FROM (OLD.base_seq, OLD.base_hash)
+   AND NEW.base_seq::text IS DISTINCT FROM current_setting('{PRUNE_SETTING}', true) THEN
+    RAISE EXCEPTION 'compliance: the audit chain base moves only with retention';
+END IF;
+RETURN NEW;
+"""
+
+
 class AuditEvent(models.Model):
     """One immutable event of the org's hash chain.
 
@@ -160,6 +188,17 @@ class AuditEvent(models.Model):
                 func=AUDIT_EVENT_GUARD,
             ),
             _refuse_truncate("audit_event_no_truncate", "audit events"),
+            # The chain head moves only here, with the event that extends it (the head's own
+            # guard refuses any other change of its seq/hash: pg_trigger_depth() tells this
+            # nested update from a session's UPDATE).
+            pgtrigger.Trigger(
+                name="audit_event_moves_head",
+                level=pgtrigger.Row,
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                declare=[("moved", "integer")],
+                func=HEAD_MOVE,
+            ),
             # Live events: streaming processes LISTEN and read the new rows by seq. NOTIFY is
             # delivered on commit only, so a rolled-back event is never announced.
             pgtrigger.Trigger(
@@ -203,6 +242,13 @@ class AuditChainHead(models.Model):
         triggers = [
             pgtrigger.Protect(name="audit_head_protect", operation=pgtrigger.Delete),
             _refuse_truncate("audit_head_no_truncate", "the audit chain head"),
+            pgtrigger.Trigger(
+                name="audit_head_governed_path",
+                level=pgtrigger.Row,
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                func=HEAD_GUARD,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -158,10 +158,11 @@ def retention_apply(
                 "SELECT set_config(%s, %s, true)", [PRUNE_SETTING, str(boundary.event_count)]
             )
             removed, _ = AuditEvent.objects.filter(seq__lte=boundary.event_count).delete()
+            # The head's guard lets the base move only to the declared prune boundary.
+            AuditChainHead.objects.filter(pk=1).update(
+                base_seq=boundary.event_count, base_hash=boundary.head_hash
+            )
             cursor.execute("SELECT set_config(%s, '', true)", [PRUNE_SETTING])
-        AuditChainHead.objects.filter(pk=1).update(
-            base_seq=boundary.event_count, base_hash=boundary.head_hash
-        )
         audit_record(
             event_type="compliance.retention_applied",
             actor=actor,

@@ -25,9 +25,11 @@ trigger recreates the original.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
-from django.db import connections
+import dj_database_url
+from django.db import DatabaseError, connections, transaction
 from psycopg import sql
 
 from metaqore_site.database import process_role, runtime_role_name
@@ -61,6 +63,34 @@ def pgtrigger_ignore_disable(*, using: str = "default") -> None:
 def _exists(cursor: Any, query: str, params: list[Any]) -> bool:
     cursor.execute(query, params)
     return cursor.fetchone() is not None
+
+
+def runtime_role_ensure(*, using: str = "default") -> None:
+    """With ``DATABASE_URL`` and ``DATABASE_OWNER_URL`` naming different users, create the
+    runtime role (LOGIN, the password of ``DATABASE_URL``, nothing more) if it is missing and
+    the owner may create roles (e.g. docker compose's superuser). Otherwise the operator
+    creates it (README "Security")."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url or not os.environ.get("DATABASE_OWNER_URL", "").strip():
+        return
+    config = dj_database_url.parse(url)
+    runtime, password = str(config.get("USER") or ""), str(config.get("PASSWORD") or "")
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        if not runtime or cursor.fetchone()[0] == runtime:
+            return
+        if _exists(cursor, "SELECT 1 FROM pg_roles WHERE rolname = %s", [runtime]):
+            return
+        try:
+            with transaction.atomic(using=using):
+                cursor.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                        "NOREPLICATION NOBYPASSRLS"
+                    ).format(sql.Identifier(runtime), sql.Literal(password or None))
+                )
+        except DatabaseError:
+            logger.warning("Could not create the runtime role %s: create it by hand", runtime)
 
 
 def runtime_privileges_grant(*, schema: str, using: str = "default") -> bool:
@@ -105,12 +135,19 @@ def runtime_privileges_grant(*, schema: str, using: str = "default") -> bool:
         table_exists = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s"
         if _exists(cursor, table_exists, [schema, AUDIT_EVENT_TABLE]):
             events = sql.Identifier(schema, AUDIT_EVENT_TABLE)
-            statements += [
-                sql.SQL("REVOKE UPDATE ON {} FROM {}").format(events, role),
-                sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, AUDIT_REDACTED_COLUMNS)), events, role
-                ),
-            ]
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s AND column_name = ANY(%s)",
+                [schema, AUDIT_EVENT_TABLE, list(AUDIT_REDACTED_COLUMNS)],
+            )
+            redacted = [row[0] for row in cursor.fetchall()]  # older schemas lack some
+            statements.append(sql.SQL("REVOKE UPDATE ON {} FROM {}").format(events, role))
+            if redacted:
+                statements.append(
+                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                        sql.SQL(", ").join(map(sql.Identifier, redacted)), events, role
+                    )
+                )
         if _exists(cursor, table_exists, [schema, JOURNAL_TABLE]):
             statements.append(
                 sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(
@@ -130,4 +167,5 @@ def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     connection = connections[using]
     schema = getattr(connection, "schema_name", "public") or "public"
     pgtrigger_ignore_disable(using=using)
+    runtime_role_ensure(using=using)
     runtime_privileges_grant(schema=schema, using=using)

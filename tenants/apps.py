@@ -3,7 +3,7 @@ import os
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from metaqore_site import db_roles
+from metaqore_site import checks, db_roles  # noqa: F401  (checks registers itself)
 from metaqore_site.database import close_connection_pools
 
 
