@@ -6,7 +6,9 @@
 #   bin/entrypoint.sh worker    wait for the database, exec a background worker (jobs, schedules)
 #   bin/entrypoint.sh <cmd…>    anything else is exec'd as is (e.g. python manage.py shell)
 #
-# Environment: DATABASE_URL (required in containers), METAQORE_DB_WAIT_SECONDS (60),
+# Database roles (README "Security"): migrate and demo_setup connect as the owner
+# (DATABASE_OWNER_URL), gunicorn and the worker as the runtime role (DATABASE_URL).
+# Environment: DATABASE_URL (required in containers), DATABASE_OWNER_URL, METAQORE_DB_WAIT_SECONDS (60),
 # METAQORE_MIGRATE_ON_START (true for `web`), METAQORE_DEMO_ORG (false), PORT / METAQORE_PORT,
 # WEB_CONCURRENCY (gunicorn workers), PYTHON (python3).
 set -euo pipefail
@@ -15,9 +17,10 @@ PYTHON="${PYTHON:-python3}"
 
 truthy() { case "${1,,}" in 1|true|yes|on) return 0 ;; *) return 1 ;; esac; }
 
+# $1: the database role to wait as (owner before migrating: it creates the runtime role).
 wait_for_database() {
   local deadline=$(( $(date +%s) + ${METAQORE_DB_WAIT_SECONDS:-60} ))
-  until "$PYTHON" - <<'PY' 2>/dev/null
+  until METAQORE_DB_ROLE="${1:-runtime}" "$PYTHON" - <<'PY' 2>/dev/null
 import os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
 import django
@@ -48,8 +51,8 @@ demo_org() {
 command="${1:-web}"
 case "$command" in
   web)
-    wait_for_database
-    if truthy "${METAQORE_MIGRATE_ON_START:-true}"; then migrate; fi
+    if truthy "${METAQORE_MIGRATE_ON_START:-true}"; then wait_for_database owner; migrate; fi
+    wait_for_database runtime
     demo_org
     export PORT="${PORT:-${METAQORE_PORT:-8001}}"
     if [ -f gunicorn.conf.py ]; then  # workers, bind and worker class come from the config
@@ -60,7 +63,7 @@ case "$command" in
       --workers "${WEB_CONCURRENCY:-2}" --bind "0.0.0.0:${PORT}"
     ;;
   migrate)
-    wait_for_database
+    wait_for_database owner
     migrate
     demo_org
     ;;

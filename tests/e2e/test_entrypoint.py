@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
 
+import psycopg
 import pytest
+from psycopg import sql
 
+from tests.e2e.conftest import SERVER
 from tests.processes import ROOT, free_port, http, subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -83,3 +87,95 @@ def test_wait_for_database_gives_up(tmp_path):
     result = run_entrypoint("migrate", env=env, timeout=60)
     assert result.returncode == 1
     assert "database not reachable" in result.stderr
+
+
+def test_two_roles_migrate_as_owner_and_serve_as_runtime(fresh_database, tmp_path):
+    """DATABASE_OWNER_URL migrates (and creates the runtime role of DATABASE_URL); the server
+    connects as that role, which is neither superuser nor owner: check --deploy is quiet."""
+    role = f"metaqore_rt_{secrets.token_hex(3)}"
+    password = secrets.token_hex(8)
+    runtime_url = fresh_database.replace("postgres@", f"{role}:{password}@", 1)
+    port = free_port()
+    env = subprocess_env(
+        DATABASE_URL=runtime_url,
+        DATABASE_OWNER_URL=fresh_database,
+        PYTHON=os.environ.get("PYTHON", __import__("sys").executable),
+        METAQORE_DEMO_ORG="true",
+        METAQORE_DATA_DIR=str(tmp_path),
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        METAQORE_ENABLE_RATE_LIMIT="false",
+    )
+    try:
+        migrated = run_entrypoint("migrate", env=env)
+        assert migrated.returncode == 0, migrated.stderr
+        credentials = json.loads((tmp_path / "demo_credentials.json").read_text())
+        checked = subprocess.run(
+            [env["PYTHON"], "manage.py", "check", "--deploy"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert "metaqore.W00" not in checked.stdout + checked.stderr
+        same_role = subprocess.run(
+            [env["PYTHON"], "manage.py", "check", "--deploy"],
+            cwd=ROOT, env={**env, "DATABASE_URL": fresh_database}, capture_output=True,
+            text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert "metaqore.W001" in same_role.stdout + same_role.stderr  # postgres: superuser
+
+        server = subprocess.Popen(
+            ["bash", "bin/entrypoint.sh", "web"],
+            cwd=ROOT,
+            env={**env, "METAQORE_MIGRATE_ON_START": "false"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, _, body = http("GET", f"{base}/api/v1/health")
+                    break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read()
+                    assert time.monotonic() < deadline, "gunicorn did not start"
+                    time.sleep(0.2)
+            assert status == 200, body
+            headers = {
+                "Host": "acme.localhost",
+                "Authorization": f"Bearer {credentials['agent_key']}",
+                "Content-Type": "application/json",
+            }
+            status, _, body = http(
+                "POST", f"{base}/api/v1/projects", headers=headers, body=b'{"name": "as-runtime"}'
+            )
+            assert status == 201, body
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+            server.stderr.close()
+        with psycopg.connect(runtime_url) as conn:
+            query = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            assert conn.execute(query).fetchone() == (False,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SET session_replication_role = replica")
+    finally:
+        with psycopg.connect(fresh_database, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        # the role goes after its database (fresh_database drops it): left for the cleanup below
+        _roles_to_drop.append(role)
+
+
+_roles_to_drop: list[str] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_runtime_roles():
+    yield
+    if not _roles_to_drop:
+        return
+    with psycopg.connect(host=SERVER[0], port=SERVER[1], user="postgres", autocommit=True) as c:
+        for role in _roles_to_drop:
+            c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
