@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0006_chain_v2_erasure'),
+        ('compliance', '0007_verifications'),
     ]
 
     operations = [
