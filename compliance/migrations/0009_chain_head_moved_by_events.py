@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0007_verifications'),
+        ('compliance', '0008_governed_tables'),
     ]
 
     operations = [
