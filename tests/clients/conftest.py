@@ -8,12 +8,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 
+from access.actors import SYSTEM
 from access.keys import agent_key_create
 from access.roles import COMPLIANCE_OFFICER, ORG_ADMIN
+from access.users import user_create
 from tenants.services import organization_create
 from tests.conftest import user_token
 from tests.processes import ROOT, database_url, running_server, subprocess_env
@@ -33,8 +33,9 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
             for name in ("coder", "tester", "studio", "trainer")
         }
         for username, role in (("admin", ORG_ADMIN), ("officer", COMPLIANCE_OFFICER)):
-            user = get_user_model().objects.create_user(username, "", "pw-Secret-123")
-            user.groups.add(Group.objects.get(name=role))
+            user = user_create(
+                username=username, password="pw-Secret-123", actor=SYSTEM, roles=[role]
+            )
             keys[username] = user_token(organization, user)  # a JWT works as the bearer
         connection.set_schema_to_public()
         env = subprocess_env(
