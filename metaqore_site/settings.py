@@ -274,6 +274,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "events.api.schema.add_live_event_paths",  # the SSE stream and the WebSocket
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ConflictStrategyEnum": "artifacts.models.Conflict.Strategy",
         "SensitivityEnum": "projects.models.Task.Sensitivity",

@@ -61,3 +61,22 @@ def test_docs_need_no_credential_even_when_one_is_wrong(db):
     client = APIClient(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION="Bearer mq_wrong")
     assert client.get("/api/v1/docs/").status_code == 200
     assert client.get("/api/v1/schema/").status_code == 200
+
+
+def test_the_live_event_endpoints_are_in_the_schema(db):
+    """The SSE stream and the WebSocket are not DRF views; the schema still describes them."""
+    schema = APIClient(HTTP_HOST="localhost").get("/api/v1/schema/?format=json").json()
+    stream = schema["paths"]["/api/v1/events/stream/"]["get"]
+    assert list(stream["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {"event_types", "project_ids", "since", "Last-Event-ID"} <= {
+        parameter["name"] for parameter in stream["parameters"]
+    }
+    assert {"401", "403"} <= set(stream["responses"]) and stream["x-streaming"] is True
+    websocket = schema["paths"]["/api/v1/events/ws/"]["get"]
+    assert list(websocket["responses"]) == ["101"] and websocket["x-websocket"] is True
+    assert (
+        "4401" in websocket["description"] and '"action": "subscribe"' in websocket["description"]
+    )
+    schemes = set(schema["components"]["securitySchemes"])
+    for operation in (stream, websocket):
+        assert all(set(requirement) <= schemes for requirement in operation["security"])

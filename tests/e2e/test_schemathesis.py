@@ -198,7 +198,13 @@ def test_every_operation_as_documented(fuzz_org, live, credential):  # admin may
     )
     started = time.monotonic()
     found: list[str] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # The live-event endpoints (x-streaming) answer with a stream that never ends: their
+    # behaviour is tested in tests/events (SSE and WebSocket), not by a generic fuzzer.
+    operations = [
+        operation
+        for operation in (result.ok() for result in schema.get_all_operations())
+        if not operation.definition.raw.get("x-streaming")
+    ]
     assert len(operations) > 30
     for operation in operations:
         found += fuzz_operation(
