@@ -54,6 +54,17 @@ $$ LANGUAGE plpgsql
 """
 
 
+CAN_CREATE_SCHEMAS_SQL = "SELECT has_database_privilege(current_database(), 'CREATE')"
+
+
+def can_create_schemas(*, using: str = "default") -> bool:
+    """Whether this connection's role may create schemas (new organizations): the owner
+    may, the runtime role may not (``manage.py create_org`` runs as the owner)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(CAN_CREATE_SCHEMAS_SQL)
+        return bool(cursor.fetchone()[0])
+
+
 def pgtrigger_ignore_disable(*, using: str = "default") -> None:
     """Make ``SET pgtrigger.ignore`` ineffective for every role (owner only)."""
     with connections[using].cursor() as cursor:

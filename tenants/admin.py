@@ -5,6 +5,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 from access.actors import Actor
+from metaqore_site.db_roles import can_create_schemas
 from tenants.models import Domain, Organization, schema_name_for
 from tenants.services import organization_start
 
@@ -34,6 +35,11 @@ class OrganizationAdmin(PublicSchemaOnlyAdmin):
     search_fields = ("slug", "name")
     readonly_fields = ("schema_name", "created_at")
     inlines = [DomainInline]
+
+    def has_add_permission(self, request):
+        # A new org is a new schema: the runtime database role (README "Security") may not
+        # create one, so the platform admin offers no "add" there; use `manage.py create_org`.
+        return super().has_add_permission(request) and can_create_schemas()
 
     def get_readonly_fields(self, request, obj=None):
         # The slug names the schema; changing it later would orphan the data.

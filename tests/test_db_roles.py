@@ -133,6 +133,13 @@ def test_the_chain_head_moves_only_with_an_appended_event(runtime, statement):
         runtime.execute(statement)
 
 
+def test_only_the_owner_may_create_schemas(runtime):
+    assert runtime.execute(db_roles.CAN_CREATE_SCHEMAS_SQL).fetchone() == (False,)
+    assert db_roles.can_create_schemas() is True  # pytest connects as the owner
+    with pytest.raises(errors.InsufficientPrivilege):
+        runtime.execute("CREATE SCHEMA org_sneaky")
+
+
 def test_the_pgtrigger_ignore_function_cannot_be_replaced(runtime):
     with pytest.raises(errors.InsufficientPrivilege):
         runtime.execute(db_roles.IGNORE_FUNCTION_SQL.replace("RETURN FALSE", "RETURN TRUE"))
