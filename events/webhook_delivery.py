@@ -191,6 +191,14 @@ class DeliveryGivenUp(Exception):
     """The last attempt failed: the delivery is ``failed`` and its job a dead letter."""
 
 
+class DeliveryBusy(Exception):
+    """Another transaction holds the delivery (a worker sending it, or the connection of a
+    killed one that PostgreSQL has not dropped yet): look again shortly."""
+
+
+BUSY_RETRY_SECONDS = 5
+
+
 class DeliveryRetry(BaseRetryStrategy):
     """When the job of a failed attempt runs again: at the delivery's ``next_attempt_at``.
     Other errors (database unreachable, a bug) are retried on the same backoff, as long as
@@ -201,6 +209,8 @@ class DeliveryRetry(BaseRetryStrategy):
             return None
         if isinstance(exception, DeliveryFailed):
             return RetryDecision(retry_at=exception.retry_at)
+        if isinstance(exception, DeliveryBusy):
+            return RetryDecision(retry_at=timezone.now() + timedelta(seconds=BUSY_RETRY_SECONDS))
         runs = job.attempts + 1
         if runs >= max_attempts():
             return None
@@ -219,8 +229,9 @@ def delivery_send(delivery_id: str) -> str:
             .first()
         )
         if delivery is None:
-            exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
-            return "being sent by another worker" if exists else "gone (webhook deleted)"
+            if WebhookDelivery.objects.filter(pk=delivery_id).exists():
+                raise DeliveryBusy(f"{delivery_id} is locked by another transaction")
+            return "gone (webhook deleted)"
         if delivery.status == WebhookDelivery.Status.DELIVERED:
             return "already delivered"
         webhook = delivery.webhook

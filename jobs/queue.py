@@ -29,6 +29,7 @@ overrides the cron line; ``off`` disables it)::
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from metaqore_site.database import tenant_connection
 from tenants.models import Organization
+
+logger = logging.getLogger(__name__)
 
 ORG_ARGUMENT = "org"
 DEFAULT_QUEUE = "default"
@@ -105,6 +108,9 @@ def org_task(
         def run(*args: Any, org: str, **kwargs: Any) -> Any:
             _tidy_connection()  # like a request: a fresh or healthy connection
             try:
+                if not Organization.objects.filter(schema_name=org).exists():
+                    logger.warning("Job %s skipped: organization %s is gone", name, org)
+                    return None
                 with schema_context(org):
                     return func(*args, **kwargs)
             finally:

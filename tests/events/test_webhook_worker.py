@@ -205,3 +205,17 @@ def test_two_workers_never_run_the_same_job_at_the_same_time(live, make_hook, re
         assert seqs == sorted(seqs)
     for hook in hooks:
         assert job_states(hook) == [("succeeded", 1)] * declarations
+
+
+def test_sigterm_lets_the_running_delivery_finish(live, make_hook, receiver, tmp_path):
+    hook = make_hook(receiver.url)
+    receiver.delays = [2]  # the POST takes 2 s: SIGTERM arrives in the middle
+    with running_worker(env(), log=tmp_path / "w.log") as worker:
+        live.declare("graceful")
+        wait_for(lambda: receiver.requests)
+        os.killpg(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    assert receiver.requests[0].answered > 0
+    assert len(receiver.requests) == 1
+    assert delivery_of(live, hook).status == "delivered"
+    assert job_states(hook) == [("succeeded", 1)]

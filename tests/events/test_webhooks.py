@@ -12,19 +12,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from procrastinate.jobs import Job
 
 from access.actors import Actor
 from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
 from events.models import Webhook, WebhookDelivery
 from events.ssrf import UnsafeWebhookURL, webhook_url_check
-from events.webhook_delivery import backoff_delay
+from events.tasks import deliver_webhook
+from events.webhook_delivery import DeliveryBusy, DeliveryRetry, backoff_delay
 from events.webhooks import webhook_create, webhook_delete, webhook_update
 from projects.models import Project
 from tests.events.live import Receiver, committed
@@ -326,3 +329,42 @@ def test_names_are_checked_by_every_address_they_resolve_to(monkeypatch, setting
     assert webhook_url_check("https://sneaky.example/hook") == []  # not resolved when saving
     with pytest.raises(UnsafeWebhookURL, match="private"):
         webhook_url_check("https://sneaky.example/hook", resolve=True)
+
+
+def test_a_delivery_locked_by_another_transaction_is_retried_not_dropped(live, hook, receiver):
+    live.declare("contended")
+    [delivery] = deliveries(live, hook)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        connection.set_tenant(live.organization)
+        with transaction.atomic():
+            WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=lambda: committed(hold_the_row))
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with pytest.raises(DeliveryBusy):
+            committed(
+                lambda: deliver_webhook.task(
+                    org=live.organization.schema_name, delivery_id=delivery.pk
+                )
+            )
+    finally:
+        release.set()
+        holder.join()
+    assert receiver.requests == []
+    decision = DeliveryRetry().get_retry_decision(
+        exception=DeliveryBusy("x"),
+        job=Job(id=1, queue="webhooks", lock=None, queueing_lock=None, task_name="t", attempts=9),
+    )
+    assert decision is not None and decision.retry_at > timezone.now()  # never given up
+    run_worker()
+    assert deliveries(live, hook)[0].status == "delivered"
+
+
+def test_a_job_of_an_organization_that_is_gone_is_skipped(db):
+    assert deliver_webhook.task(org="org_gone_long_ago", delivery_id="whd_x") is None
