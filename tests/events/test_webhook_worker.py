@@ -16,11 +16,11 @@ from django.db import connection, transaction
 from django.test import Client
 
 from access.roles import ORG_ADMIN
+from access.users import user_create
 from artifacts.services import artifact_declare
 from events.models import Webhook, WebhookDelivery
 from events.webhooks import webhook_create, webhook_delete
 from projects.models import Project
-from tests.conftest import make_user
 from tests.events.live import CODER, Receiver, committed
 from tests.events.test_webhooks import ADMIN, SECRET, in_live
 from tests.jobs.worker import queue_clear, queue_rows, running_worker, wait_for, worker_env
@@ -143,8 +143,10 @@ def test_a_receiver_failing_past_the_limit_lands_in_dead_letters(
     def jobs_page() -> str:
         # In a connection of its own (committed): the login's audit events must not hold the
         # org's chain head in this test's transaction while the fixture's cleanup appends.
+        connection.set_tenant(live.organization)
         client = Client(HTTP_HOST=live.domain)
-        client.force_login(make_user(live.organization, "ops-dead", ORG_ADMIN))
+        user = user_create(username="ops-dead", password=None, actor=ADMIN, roles=[ORG_ADMIN])
+        client.force_login(user)
         return client.get("/dashboard/jobs/?state=dead").content.decode()
 
     page = committed(jobs_page)
