@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
-from metaqore_client import MetaQore
+from metaqore_client import MetaQore, __version__
 from metaqore_client.cli import main
 from metaqore_client.gitchanges import module_of
 from tests.clients.conftest import client_env, console_script
@@ -216,3 +217,15 @@ def test_status_config_file_and_errors(server, as_agent, tmp_path, capsys, monke
 
     code, out = run_json(capsys, "gate", "--project", "proj_000000000000")
     assert code == 2 and out["status"] in (400, 404)
+
+
+def test_python_dash_m_runs_the_cli():
+    done = subprocess.run(
+        [sys.executable, "-m", "metaqore_client", "--version"],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"metaqore {__version__}"
