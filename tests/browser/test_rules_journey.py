@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from access.actors import Actor
 from artifacts.services import artifact_declare
+from compliance.selectors import unaudited_changes
 from governance.models import GovernancePolicy, Waiver
 from governance.policy import policy_update
 from projects.services import project_create
@@ -165,3 +166,6 @@ def test_officer_grants_and_revokes_a_waiver(browser, history, in_org):
     with in_org():
         waiver.refresh_from_db()
         assert waiver.revoked_by == "user:otto" and waiver.use_count == 1
+        # Every committed change of this module (rules, revisions, decisions, waivers) went
+        # through the governed path: the change journal has nothing without its audit event.
+        assert unaudited_changes() == []
