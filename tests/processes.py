@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote
 
@@ -124,12 +125,32 @@ def running_server(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} did not start in time") from None
                 time.sleep(0.05)
+        _wait_until_answering(port, deadline, kind)
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
             os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers
         proc.wait(timeout=10)
         stderr.close()
+
+
+def _wait_until_answering(port: int, deadline: float, kind: str) -> None:
+    """gunicorn's master accepts connections before its worker has imported the project
+    (seconds on a loaded machine: the MCP SDK builds its pydantic models at import), so wait
+    for a first HTTP answer, whatever its status (a server started with the database down
+    answers 503), before a test times its own requests."""
+    while True:
+        connection = HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/api/v1/health/")
+            connection.getresponse().read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind} accepted connections but never answered") from None
+            time.sleep(0.1)
+        finally:
+            connection.close()
 
 
 def http(
