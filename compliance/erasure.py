@@ -29,6 +29,8 @@ from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
 ACTOR_SUBJECT = re.compile(r"^(agent|user):(?=\S)[^\x00-\x1f\x7f]{1,200}$")
 FIELD_PATH = re.compile(r"^payload(\.[A-Za-z0-9_\-]{1,100}){1,10}$")
 REDACTED_ACTOR = "redacted"
+MAX_EQUALS = 1000
+MAX_NUMBER = 2**53 - 1  # exact in JSON everywhere
 
 
 class SubjectError(ValueError):
@@ -51,8 +53,10 @@ def erasure_subject_clean(value: Any) -> dict[str, Any]:
         equals = value["equals"]
         if not isinstance(equals, str | int | float | bool):
             raise SubjectError("'equals' is a string, number or boolean.")
-        if isinstance(equals, str) and ("\x00" in equals or len(equals) > 1000):
-            raise SubjectError("'equals' is at most 1000 characters, without NUL.")
+        if isinstance(equals, str) and ("\x00" in equals or len(equals) > MAX_EQUALS):
+            raise SubjectError(f"'equals' is at most {MAX_EQUALS} characters, without NUL.")
+        if not isinstance(equals, str | bool) and abs(equals) > MAX_NUMBER:
+            raise SubjectError(f"'equals' is a number within ±{MAX_NUMBER}.")
         return {"field": path, "equals": value["equals"]}
     raise SubjectError(
         'Give \'agent:<name>\', \'user:<name>\' or {"field": "payload.<path>", "equals": value}.'

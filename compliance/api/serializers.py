@@ -1,8 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.chain import EVENT_FIELDS, format_timestamp
 from compliance.checkpoints import checkpoint_as_dict
-from compliance.erasure import SubjectError, erasure_subject_clean
+from compliance.erasure import MAX_EQUALS, MAX_NUMBER, SubjectError, erasure_subject_clean
 from compliance.models import AuditEvent, AuditVerification, Erasure
 
 
@@ -131,8 +132,34 @@ class ErasureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": 206, "description": "agent:<name> or user:<name>"},
+            {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string", "maxLength": 1100, "example": "payload.email"},
+                    "equals": {
+                        "oneOf": [
+                            {"type": "string", "maxLength": MAX_EQUALS},
+                            {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER},
+                            {"type": "boolean"},
+                        ]
+                    },
+                },
+                "required": ["field", "equals"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class ErasureSubjectField(serializers.JSONField):
+    """What an erasure removes: the events of an actor, or the payloads holding a value."""
+
+
 class ErasureRequestSerializer(serializers.Serializer):
-    subject = serializers.JSONField(
+    subject = ErasureSubjectField(
         help_text='"agent:<name>", "user:<name>" or {"field": "payload.<path>", "equals": value}'
     )
     reason = serializers.CharField(max_length=2000)

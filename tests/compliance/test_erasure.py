@@ -114,6 +114,7 @@ def test_an_erasure_needs_two_different_people(personal, org_a, officer, org_adm
         ({"field": "payload.a"}, "agent:<name>"),
         ("user:bad\u0000name", "agent:<name>"),
         ({"field": "payload.a", "equals": "x\u0000"}, "without NUL"),
+        ({"field": "payload.a", "equals": 10**30}, "a number within"),
     ],
 )
 def test_bad_subjects_are_400(org_a, officer, subject, message):
