@@ -7,6 +7,8 @@ import io
 
 import pytest
 from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -234,3 +236,16 @@ def test_an_org_admin_manages_users_but_hands_out_roles_not_superuser(org_a):
     form = client.get(f"/admin/auth/user/{viewer.pk}/change/").content.decode()
     assert 'name="groups"' in form
     assert 'name="is_superuser"' not in form and 'name="user_permissions"' not in form
+
+
+def test_every_model_of_the_orgs_admin_is_in_the_role_table():
+    """A model registered in the org's admin that no role may view would show nobody but
+    superusers: every one is in the table, at least for org admins."""
+    org_apps = {name.rsplit(".", 1)[-1] for name in settings.TENANT_APPS}
+    viewable = {model for model, verb in ROLE_MODEL_PERMISSIONS[ORG_ADMIN] if verb == "view"}
+    registered = {
+        f"{model._meta.app_label}.{model._meta.model_name}"
+        for model in admin.site._registry
+        if model._meta.app_label in org_apps
+    }
+    assert registered - viewable == set()
