@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +17,9 @@ from django.utils import timezone
 from access.actors import SYSTEM, Actor
 from access.models import Agent, AgentKey
 from access.signals import access_audit
+from metaqore_site.database import tenant_connection
 from metaqore_site.governed import mark_audited
+from metaqore_site.resolution_cache import ResolutionCache
 
 PREFIX_LENGTH = 12  # "mq_" + 9 random characters: enough to find the row, useless to an attacker
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # avoid a write on every request
@@ -76,16 +79,45 @@ def agent_key_authenticate(raw_key: str) -> AgentKey | None:
     # refuses in a query) is no key at all.
     if not raw_key.startswith(prefix) or not _KEY_BODY.fullmatch(raw_key[len(prefix) :]):
         return None
-    record = AgentKey.objects.select_related("agent").filter(prefix=raw_key[:PREFIX_LENGTH]).first()
-    if record is None or not hmac.compare_digest(record.key_hash, hash_key(raw_key)):
+    row = _keys.get(
+        f"key:{tenant_connection.schema_name}",
+        raw_key[:PREFIX_LENGTH],
+        lambda: _key_row(raw_key[:PREFIX_LENGTH]),
+    )
+    if row is None or not hmac.compare_digest(row.key["key_hash"], hash_key(raw_key)):
         return None
+    record = AgentKey.from_db("default", list(row.key), list(row.key.values()))
+    record.agent = Agent.from_db("default", list(row.agent), list(row.agent.values()))
     if not record.is_active:
         return None
     now = timezone.now()
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         AgentKey.objects.filter(pk=record.pk).update(last_used_at=now)
-        record.last_used_at = now
+        record.last_used_at = row.key["last_used_at"] = now  # the cached row too
     return record
+
+
+@dataclass(frozen=True)
+class _KeyRow:
+    """The columns of a key and of its agent, as authentication read them."""
+
+    key: dict[str, Any]
+    agent: dict[str, Any]
+
+
+# Keys by prefix, per process and schema (invalidated by NOTIFY from access.models' triggers;
+# unknown prefixes are not cached, so a guessed key always costs a lookup as before).
+_keys: ResolutionCache[_KeyRow | None] = ResolutionCache("agent keys")
+
+
+def _key_row(prefix: str) -> _KeyRow | None:
+    record = AgentKey.objects.select_related("agent").filter(prefix=prefix).first()
+    if record is None:
+        return None
+    return _KeyRow(
+        key={f.attname: getattr(record, f.attname) for f in AgentKey._meta.concrete_fields},
+        agent={f.attname: getattr(record.agent, f.attname) for f in Agent._meta.concrete_fields},
+    )
 
 
 def _audit_key(event_type: str, record: AgentKey, actor: Actor | str) -> None:

@@ -8,10 +8,16 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import pgtrigger
 from django.db import models
 from django.utils import timezone
 
 from metaqore_site.governed import GovernedManager, bookkeeping, governed
+from metaqore_site.resolution_cache import notify_sql
+
+# Processes cache the keys they authenticated (metaqore_site.resolution_cache): any change of
+# what authentication reads announces itself on commit. ``last_used_at`` is not among them.
+_KEY_CHANGED = notify_sql("'key:' || TG_TABLE_SCHEMA")
 
 
 class Agent(models.Model):
@@ -26,6 +32,15 @@ class Agent(models.Model):
     class Meta:
         db_table = "governance_agent"
         ordering = ["name"]
+        triggers = [
+            pgtrigger.Trigger(
+                name="agent_cache_notify",
+                level=pgtrigger.Statement,
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete | pgtrigger.UpdateOf("name") | pgtrigger.Truncate,
+                func=_KEY_CHANGED,
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -53,6 +68,27 @@ class AgentKey(models.Model):
     class Meta:
         db_table = "governance_agentkey"
         ordering = ["-created_at"]
+        triggers = [
+            pgtrigger.Trigger(
+                name="agent_key_cache_notify",
+                level=pgtrigger.Statement,
+                when=pgtrigger.After,
+                operation=(
+                    pgtrigger.Insert
+                    | pgtrigger.Delete
+                    | pgtrigger.Truncate
+                    | pgtrigger.UpdateOf(
+                        "agent_id",
+                        "prefix",
+                        "key_hash",
+                        "is_privileged",
+                        "expires_at",
+                        "revoked_at",
+                    )
+                ),
+                func=_KEY_CHANGED,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.agent.name})"

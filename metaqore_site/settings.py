@@ -65,6 +65,9 @@ METAQORE_STREAM_DB_THREADS = env_int("METAQORE_STREAM_DB_THREADS", 4)
 # Threads per uvicorn worker running the synchronous API (metaqore_site/asgi.py); each holds
 # at most one pooled database connection while it answers.
 METAQORE_WSGI_THREADS = env_int("METAQORE_WSGI_THREADS", 8)
+# Seconds a process may reuse how a host and an agent key resolved, as a backstop: changes are
+# announced through LISTEN/NOTIFY at once (metaqore_site/resolution_cache.py); 0: no caching.
+METAQORE_RESOLUTION_CACHE_SECONDS = float(os.environ.get("METAQORE_RESOLUTION_CACHE_SECONDS") or 5)
 METAQORE_WEBHOOK_ALLOW_PRIVATE = env_bool("METAQORE_WEBHOOK_ALLOW_PRIVATE", False)
 METAQORE_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("METAQORE_WEBHOOK_TIMEOUT_SECONDS") or 10)
 METAQORE_METRICS_TOKEN = os.environ.get("METAQORE_METRICS_TOKEN", "")

@@ -15,9 +15,13 @@ from django_tenants.utils import get_public_schema_name
 from metaqore_site.database import tenant_connection
 from metaqore_site.middleware import request_attributes
 from metaqore_site.outage import database_unavailable_response
+from metaqore_site.resolution_cache import ResolutionCache
 from tenants.models import SLUG_PATTERN, Domain, Organization
 
 ORG_HEADER = "X-MetaQore-Org"
+# How hosts and slugs resolved, per process (invalidated by NOTIFY from tenants.models' triggers)
+_resolved: ResolutionCache[tuple[list[str], tuple]] = ResolutionCache("organizations")
+_FIELDS = [field.attname for field in Organization._meta.concrete_fields]
 
 
 class OrganizationMiddleware(TenantMainMiddleware):
@@ -66,16 +70,36 @@ def organization_resolve(hostname: str, slug: str) -> Organization | None:
             return None
         if not re.fullmatch(SLUG_PATTERN, slug):  # no query for what cannot be a slug
             raise OrganizationNotFound(f"Unknown organization '{slug[:100]}'.")
-        try:
-            return Organization.objects.get(slug=slug)
-        except Organization.DoesNotExist:
-            raise OrganizationNotFound(f"Unknown organization '{slug}'.") from None
-    try:
-        organization = Domain.objects.select_related("tenant").get(domain=hostname).tenant
-    except Domain.DoesNotExist:
-        raise OrganizationNotFound(f"No organization serves host '{hostname}'.") from None
+        return _cached("slug:" + slug, lambda: _by_slug(slug))
+    organization = _cached("host:" + hostname, lambda: _by_host(hostname))
     if slug and slug != organization.slug:
         raise OrganizationNotFound(
             f"Header {ORG_HEADER} '{slug}' does not match this host.", status=400
         )
     return organization
+
+
+def _by_slug(slug: str) -> Organization:
+    try:
+        return Organization.objects.get(slug=slug)
+    except Organization.DoesNotExist:
+        raise OrganizationNotFound(f"Unknown organization '{slug}'.") from None
+
+
+def _by_host(hostname: str) -> Organization:
+    try:
+        return Domain.objects.select_related("tenant").get(domain=hostname).tenant
+    except Domain.DoesNotExist:
+        raise OrganizationNotFound(f"No organization serves host '{hostname}'.") from None
+
+
+def _cached(key: str, load) -> Organization:
+    """A fresh instance per request (the middleware sets attributes on it) from the row this
+    process read last, while it is known to be current (not-found answers are not cached)."""
+
+    def read() -> tuple[list[str], tuple]:
+        organization = load()
+        return _FIELDS, tuple(getattr(organization, name) for name in _FIELDS)
+
+    names, values = _resolved.get("org", key, read)
+    return Organization.from_db("default", names, values)

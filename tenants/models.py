@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pgtrigger
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import connection, models
@@ -11,6 +12,7 @@ from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import schema_exists
 
 from metaqore_site.database import tenant_connection
+from metaqore_site.resolution_cache import notify_sql
 from tenants.provisioning import TEMPLATE_SCHEMA, schema_provision
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
@@ -22,6 +24,18 @@ slug_validator = RegexValidator(
 def schema_name_for(slug: str) -> str:
     # A fixed prefix keeps org schemas apart from `public`, `pg_*` and `information_schema`.
     return "org_" + slug.replace("-", "_")
+
+
+def _org_changed(name: str) -> pgtrigger.Trigger:
+    """Processes cache how hosts and slugs resolve (metaqore_site.resolution_cache): any
+    change announces itself on commit."""
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete | pgtrigger.Truncate,
+        func=notify_sql("'org'"),
+    )
 
 
 class Organization(TenantMixin):
@@ -41,6 +55,7 @@ class Organization(TenantMixin):
 
     class Meta:
         ordering = ["slug"]
+        triggers = [_org_changed("organization_cache_notify")]
 
     def __str__(self) -> str:
         return self.slug
@@ -79,6 +94,7 @@ class Organization(TenantMixin):
 class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
+        triggers = [_org_changed("domain_cache_notify")]
 
     def __str__(self) -> str:
         return self.domain

@@ -45,6 +45,14 @@ def fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_resolution_cache(settings) -> None:
+    """Tests change keys and orgs inside transactions that never commit, so no NOTIFY ever
+    invalidates what a process cached: in process, hosts and keys resolve from the database
+    (tests/metaqore_site/test_resolution_cache.py turns the caches on and commits)."""
+    settings.METAQORE_RESOLUTION_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache() -> None:
     """Rate-limit and auth-failure counters live in the (local memory) cache: start each test
     with none, so tests neither depend on nor throttle each other."""
