@@ -89,7 +89,7 @@ def test_declaration_statements(agent, project_id):
         "SELECT artifacts_artifact",  # parallel creation: the line's open versions
         "INSERT artifacts_artifact",
         "SELECT compliance_auditchainhead",
-        "WITH compliance_auditevent",  # append to the chain and move its head
+        "INSERT compliance_auditevent",  # the audit event, in the same transaction
         "SELECT compliance_webhook",
         "INSERT governance_admissiondecision",
         "RELEASE SAVEPOINT",
