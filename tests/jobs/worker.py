@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from django.db import connection
 
+from metaqore_site.database import EMBEDDED_RUNTIME_ROLE
 from tests.events.live import committed
 from tests.processes import ROOT, database_url, subprocess_env
 
@@ -30,7 +31,10 @@ FAST = {
 
 
 def worker_env(**overrides: str) -> dict[str, str]:
-    return subprocess_env(DATABASE_URL=database_url(connection.settings_dict), **FAST, **overrides)
+    """A worker's environment: the test database, as the runtime role (as in production: no
+    superuser, no owner; its privileges are granted after every migrate)."""
+    runtime = {**connection.settings_dict, "USER": EMBEDDED_RUNTIME_ROLE, "PASSWORD": ""}
+    return subprocess_env(DATABASE_URL=database_url(runtime), **FAST, **overrides)
 
 
 @contextlib.contextmanager
