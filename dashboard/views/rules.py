@@ -248,6 +248,7 @@ class DecisionsView(DashboardPage):
             "project": params.get("project", "")[:32],
             "outcome": params.get("outcome", "") if params.get("outcome") in OUTCOMES else "",
             "rule": params.get("rule", "")[:64],
+            "waiver": params.get("waiver", "")[:32],
             "since": params.get("since", "")[:40],
         }
         if filters["project"]:
@@ -256,6 +257,8 @@ class DecisionsView(DashboardPage):
             decisions = decisions.filter(outcome=filters["outcome"])
         if filters["rule"]:
             decisions = decisions.filter(rule_ids__contains=[filters["rule"]])
+        if filters["waiver"]:
+            decisions = decisions.filter(conflicts__contains=[{"waiver_id": filters["waiver"]}])
         since = None
         if filters["since"]:
             try:

@@ -32,13 +32,17 @@ class DecisionFilter(django_filters.FilterSet):
     rule = django_filters.CharFilter(method="filter_rule", max_length=64)
     since = ISO8601Filter(field_name="created_at", lookup_expr="gte")
     artifact_id = django_filters.CharFilter(field_name="artifact_id", max_length=32)
+    waiver = django_filters.CharFilter(method="filter_waiver", max_length=32)
 
     class Meta:
         model = AdmissionDecision
-        fields = ["project_id", "project", "outcome", "rule", "since", "artifact_id"]
+        fields = ["project_id", "project", "outcome", "rule", "since", "artifact_id", "waiver"]
 
     def filter_rule(self, queryset, name, value):
         return queryset.filter(rule_ids__contains=[value])
+
+    def filter_waiver(self, queryset, name, value):
+        return queryset.filter(conflicts__contains=[{"waiver_id": value}])
 
 
 class WaiverFilter(django_filters.FilterSet):

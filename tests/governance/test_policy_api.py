@@ -105,6 +105,7 @@ def test_decision_filters(org_admin, coder, tester, project):
     assert [d["id"] for d in only_blocked] == [blocked.json()["governance"]["decision_id"]]
     assert org_admin.get(f"{url}?project={project.id}").json()["count"] == 2
     assert org_admin.get(f"{url}?project=proj_nope").json()["count"] == 0
+    assert org_admin.get(f"{url}?waiver=wvr_nope").json()["count"] == 0
     assert org_admin.get(f"{url}?since=2999-01-01T00:00:00Z").json()["count"] == 0
     assert org_admin.get(f"{url}?since=yesterday").status_code == 400
     # Offsets PostgreSQL refuses (beyond ±15:59) are read in UTC, not passed through (was a 500)

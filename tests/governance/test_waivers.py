@@ -87,7 +87,7 @@ def test_roles(org_a):
     )
 
 
-def test_a_waiver_resolves_matching_conflicts_before_rules(project):
+def test_a_waiver_resolves_matching_conflicts_before_rules(project, org_a):
     set_policy(rules=[rule("everything", "enforce")])
     waiver = grant(now=T0)
     result = parallel(project, now=T0 + timedelta(hours=1))
@@ -108,6 +108,10 @@ def test_a_waiver_resolves_matching_conflicts_before_rules(project):
     assert resolved.payload["strategy"] == "waived" and resolved.payload["waiver_id"] == waiver.id
     decision = AdmissionDecision.objects.get(pk=result.decision_id)
     assert decision.conflicts[0]["waiver_id"] == waiver.id
+    client = Client(HTTP_HOST="alpha.localhost")
+    client.force_login(make_user(org_a, "vic", "viewer"))
+    page = client.get("/dashboard/decisions/", {"waiver": waiver.id}).content.decode()
+    assert page.count('data-decision="') == 1 and result.decision_id in page
 
 
 def test_a_waiver_only_covers_what_it_matches(project):
