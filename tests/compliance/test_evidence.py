@@ -238,3 +238,15 @@ def test_evidence_command(org_a, tmp_path):
     assert event.event_type == "compliance.evidence_exported" and event.payload["via"] == "cli"
     with pytest.raises(CommandError, match="ISO 8601"):
         call_command("audit_evidence", "--org", "alpha", "--output", str(path), "--from", "x")
+
+
+def test_the_verdict_as_json(bundle, tmp_path):
+    code, out = cli(str(bundle), "--json")
+    verdict = json.loads(out)
+    assert code == 0 and verdict["ok"] is True and verdict["org"] == "alpha"
+    assert verdict["first_seq"] == 1 and verdict["problems"] == []
+    broken = rewrite(bundle, tmp_path / "bad.zip", **{"manifest.json": b"{}"})
+    code, out = cli(str(broken), "--json")
+    verdict = json.loads(out)
+    assert code == 1 and verdict["ok"] is False
+    assert "unknown bundle format None" in verdict["problems"]
