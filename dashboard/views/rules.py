@@ -91,6 +91,8 @@ class RulesView(DashboardPage):
             can_edit=self.can("change_policy"),
             windows=SIMULATION_WINDOWS,
             window=kwargs.get("window", 1000),
+            modes=GovernancePolicy.Mode.values,
+            simulated_mode=kwargs.get("simulated_mode"),
             simulation=kwargs.get("simulation"),
             revisions=PolicyRevision.objects.order_by("-number")[:10],
         )
@@ -163,12 +165,15 @@ class RulesView(DashboardPage):
     def simulate(self, draft: list[dict], policy: GovernancePolicy):
         window = self.request.POST.get("last", "1000")
         last = int(window) if window.isdigit() and int(window) in SIMULATION_WINDOWS else 1000
+        mode = self.request.POST.get("mode", "")
+        mode = mode if mode in GovernancePolicy.Mode.values else None
         result = None
         try:
-            result = policy_simulate_change(actor=self.actor, rules=draft, last=last)
+            result = policy_simulate_change(actor=self.actor, mode=mode, rules=draft, last=last)
         except RulesInvalid as exc:
             messages.error(self.request, " ".join(exc.messages))
-        return self.render_to_response(self.get_context_data(simulation=result, window=last))
+        context = self.get_context_data(simulation=result, window=last, simulated_mode=mode)
+        return self.render_to_response(context)
 
 
 class WaiversView(DashboardPage):

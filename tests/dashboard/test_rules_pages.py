@@ -198,3 +198,16 @@ def test_policy_page_links_rules_and_sets_max_waiver_days(org_a):
     policy = GovernancePolicy.load()
     assert (policy.mode, policy.max_waiver_days) == ("adaptive", 7)
     assert admin.post("/dashboard/policy/", {**form, "max_waiver_days": "0"}).status_code == 200
+
+
+def test_simulate_another_mode(org_a, history):
+    officer = login(org_a, "olivia", COMPLIANCE_OFFICER)
+    body = officer.post(
+        "/dashboard/rules/", {"op": "simulate", "last": "100", "mode": "playground"}
+    ).content.decode()
+    assert "with mode playground" in body
+    assert "would have blocked <strong>0</strong> of the last 10 declarations" in body
+    assert "<strong>5</strong> newly allowed" in body
+    assert GovernancePolicy.load().mode == "strict"
+    same = officer.post("/dashboard/rules/", {"op": "simulate", "mode": "bogus"})
+    assert "would have blocked <strong>5</strong>" in same.content.decode()
