@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
+# Creates and drops a throwaway org: the owner database role (README "Security").
+os.environ.setdefault("METAQORE_DB_ROLE", "owner")
 os.environ.update(
     {
         "DEBUG": "false",

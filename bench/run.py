@@ -81,6 +81,7 @@ def start_server(port: int, workers: int, server: str = "asgi") -> subprocess.Po
         "METAQORE_RATE_LIMIT_BURST": "100000000",
         "METAQORE_SECURE_COOKIES": "false",
         "METAQORE_LOG_LEVEL": "WARNING",
+        "METAQORE_DB_ROLE": "runtime",  # as production serves (this process sets up as owner)
     }
     if server == "wsgi":  # gunicorn's threaded WSGI workers: no sync/async switches per request
         app, worker = (

@@ -138,3 +138,12 @@ def test_rate_limiting_is_one_redis_round_trip(org_a, settings, monkeypatch, kin
         assert counting.commands[0] == "EVALSHA" and counting.commands.count("EVALSHA") == 1
     else:
         assert counting.commands == ["EVALSHA"]
+
+
+def test_a_detail_lookup_applies_its_filters_when_sent(agent, project_id):
+    """Without query parameters a detail lookup skips the inert filter backends (cost); with
+    them it is filtered as DRF does (a project not matching ``status`` is a 404)."""
+    assert agent.get(f"/api/v1/projects/{project_id}").status_code == 200
+    assert agent.get(f"/api/v1/projects/{project_id}?status=initialized").status_code == 200
+    assert agent.get(f"/api/v1/projects/{project_id}?status=completed").status_code == 404
+    assert agent.get(f"/api/v1/projects/{project_id}?status=nonsense").status_code == 400

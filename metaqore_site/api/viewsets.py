@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rest_framework import viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import filters, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 
 from access.actors import Actor, actor_from_request
@@ -33,17 +35,32 @@ class ActorMixin(_ViewBase):
         return actor_from_request(self.request)
 
 
+# Filter backends that change nothing when the request has no query parameters.
+_INERT_WITHOUT_PARAMETERS = (DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter)
+
+
 class PublicIdLookupMixin(_GenericViewBase):
     """An id in the URL that no row can have is a 404 before it reaches PostgreSQL, which
-    refuses NUL characters in a query (a 500 otherwise)."""
+    refuses NUL characters in a query (a 500 otherwise).
+
+    A detail lookup without query parameters skips the filter backends that would filter
+    nothing: django-filter builds a filterset and its form for every request, a fifth of an
+    authenticated read's CPU (issue #24). Any other backend still applies."""
 
     max_lookup_length = 64
 
     def get_object(self):
-        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        value = str(self.kwargs.get(lookup_url_kwarg, ""))
         if "\x00" in value or len(value) > self.max_lookup_length:
             raise NotFound()
-        return super().get_object()
+        queryset = self.get_queryset()
+        for backend in self.filter_backends:
+            if self.request.query_params or not issubclass(backend, _INERT_WITHOUT_PARAMETERS):
+                queryset = backend().filter_queryset(self.request, queryset, self)
+        obj = get_object_or_404(queryset, **{self.lookup_field: self.kwargs[lookup_url_kwarg]})
+        self.check_object_permissions(self.request, obj)
+        return obj
 
 
 class GovernedAPIView(ActorMixin, APIView):
