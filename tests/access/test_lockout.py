@@ -7,6 +7,7 @@ got a token (200); 15 wrong + 1 right passed the per-IP limit once at a window b
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from access.models import LoginLockout
 from access.roles import ORG_ADMIN, VIEWER
 from compliance.models import AuditEvent
 from tests.conftest import client_for, make_user, use_org
+from tests.e2e.test_ratelimit_shared import REDIS_URL, redis_or_skip
 
 PASSWORD = "pw-Secret-123"
 TOKEN = "/api/v1/auth/token/"
@@ -164,7 +166,22 @@ def test_login_limit_is_a_sliding_window(org_a, monkeypatch):
     assert token_attempt(org_a, "x", "y", "10.8.0.1").status_code == 401
 
 
-def test_sliding_usage_estimates_the_last_minute(monkeypatch):
+@pytest.fixture(params=["locmem", "redis"])
+def cache_backend(request, settings):
+    """The sliding windows against the test cache and against a real Redis (production)."""
+    if request.param == "redis":
+        redis_or_skip()
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"sliding-{uuid.uuid4().hex}",
+            }
+        }
+    return request.param
+
+
+def test_sliding_usage_estimates_the_last_minute(monkeypatch, cache_backend):
     clock = Clock(6_000_000 * 60 + 30.0)  # half way through a window
     monkeypatch.setattr(ratelimits.time, "time", clock)
     for _ in range(10):
