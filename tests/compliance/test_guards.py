@@ -4,30 +4,41 @@ guard runs at commit): an org of its own, dropped afterwards."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.test import Client
+from django.utils import timezone
 
-from access.actors import Actor
+from access.actors import SYSTEM, Actor
 from access.keys import agent_key_authenticate, agent_key_create
 from access.roles import VIEWER
-from access.users import role_grant, user_create
+from access.users import permissions_set, role_grant, user_create
+from artifacts.services import artifact_declare
 from compliance.audit import audit_record
+from compliance.erasure import erasure_request
 from compliance.guards import TRIGGERS
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
+from events.webhooks import webhook_create
 from governance.models import GovernancePolicy
 from governance.policy import policy_update
+from governance.waivers import waiver_create
+from hmcp.registry import skill_create
 from metaqore_site.errors import GovernanceBypassError
 from metaqore_site.governed import GovernedQuerySet, classifications, governed_writes
 from projects.models import Project
-from projects.services import project_create
+from projects.services import project_create, task_create
 from tenants.provisioning import TEMPLATE_SCHEMA
 from tenants.services import organization_create
+from tests.conftest import client_for, user_token
+from tests.hmcp.conftest import propose
 
 SLUG = "guarded"
 ADMIN = Actor("user", "adam", roles=frozenset({"org_admin"}))
@@ -211,8 +222,6 @@ def test_superuser_disables_the_guard_and_verify_reports_the_row(org, auditor_cl
 
 @pytest.fixture
 def auditor_client(org):
-    from tests.conftest import client_for, user_token
-
     user = get_user_model().objects.filter(username="aud").first() or user_create(
         username="aud", password=None, roles=["auditor"], actor=ADMIN
     )
@@ -251,3 +260,81 @@ def test_emergency_change_is_audited_with_the_operator(org):
         call_command(
             "governed_change", org=SLUG, operator="a", reason="r", sql="SELECT 1; SELECT 2"
         )
+
+
+APPEND_ONLY = {"governance_admissiondecision", "governance_policyrevision"}
+OFFICER = Actor("user", "olivia", roles=frozenset({"compliance_officer"}))
+
+
+def seed_every_governed_table(org) -> None:
+    """At least one row in each governed table, each through its service (or the API)."""
+    project = project_create(actor=ADMIN, name="Seeded")
+    task_create(actor=ADMIN, project=project, title="seed")
+    for agent in ("coder", "tester"):  # the second declaration conflicts with the first
+        artifact_declare(
+            actor=Actor("agent", agent), project=project, artifact_type="code", data={}
+        )
+    policy_update(actor=ADMIN, changes={"mode": "strict"})
+    user = get_user_model().objects.filter(username="seeded").first() or user_create(
+        username="seeded", password=None, roles=[VIEWER], actor=ADMIN
+    )
+    permissions_set(user=user, permissions=[Permission.objects.first()], actor=ADMIN)
+    webhook_create(actor=ADMIN, url="https://hooks.example.com/x", secret="s" * 20)
+    waiver_create(
+        actor=OFFICER,
+        match={"conflict_types": ["parallel_creation"]},
+        justification="seed",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    erasure_request(actor=OFFICER, subject="agent:nobody", reason="seed")
+    skill_create(
+        actor=SYSTEM,
+        skill_id="data-cleaning",
+        description="",
+        parent_agent="data-agent",
+        max_specialist_size_mb=500,
+        allowed_teachers=["gpt-4o"],
+    )
+    agent = client_for(org, key=agent_key_create(agent_name="data-agent").key)
+    created = propose(agent, project)
+    assert created.status_code == 201, created.json()
+    connection.set_tenant(org)
+
+
+def test_every_governed_table_refuses_a_raw_delete(org):
+    seed_every_governed_table(org)
+    empty = []
+    for table, (pk, _bookkeeping) in sorted(governed_tables().items()):
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT "{pk}" FROM "{table}" LIMIT 1')
+            row = cursor.fetchone()
+        if row is None:
+            empty.append(table)
+            continue
+        # The guard checks at commit; IMMEDIATE makes it check this statement, before the
+        # foreign keys (also deferred) would.
+        message = refused(
+            f'SET CONSTRAINTS metaqore_guard IMMEDIATE; DELETE FROM "{table}" WHERE "{pk}" = %s',
+            (row[0],),
+        )
+        # append-only tables (decisions, policy revisions) refuse it before the guard does
+        assert (
+            f"DELETE of {org.schema_name}.{table} refused" in message
+            or "Cannot update or delete rows" in message
+        ), (table, message)
+        assert "Cannot update or delete rows" not in message or table in APPEND_ONLY, table
+    assert empty == []
+
+
+def test_the_dashboard_shows_unaudited_changes(org):
+    project = project_create(actor=ADMIN, name="Dashboard")
+    with transaction.atomic(), governed_writes("system:sneaky"):
+        Project.objects.filter(pk=project.pk).update(name="quiet rename")
+    admin = get_user_model().objects.filter(username="dash").first() or user_create(
+        username="dash", password=None, roles=["auditor"], actor=ADMIN
+    )
+    client = Client(HTTP_HOST="guarded.localhost")
+    client.force_login(admin)
+    page = client.post("/dashboard/audit/verify/", follow=True).content.decode()
+    connection.set_tenant(org)
+    assert "unaudited changes" in page and f"UPDATE projects_project {project.id}" in page
