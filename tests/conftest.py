@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from access.actors import SYSTEM
 from access.keys import agent_key_create
 from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
+from access.users import user_create
 from tenants.models import Organization
 from tenants.services import organization_create
 
@@ -86,9 +86,11 @@ def make_user(
     organization: Organization, username: str, role: str, password: str = "pw-Secret-123"
 ):
     use_org(organization)
-    user = get_user_model().objects.create_user(username, "", password)
-    user.groups.add(Group.objects.get(name=role))
-    return user
+    # Through the service (user.created, role.granted): users are governed tables, and a
+    # committed org refuses a user row written without its event.
+    return user_create(
+        username=username, password=password, roles=[role], is_staff=False, actor=SYSTEM
+    )
 
 
 def client_for(organization: Organization, *, key: str | None = None, token: str | None = None):

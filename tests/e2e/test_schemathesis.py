@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 import requests
 import schemathesis
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -31,10 +29,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from access.actors import Actor
+from access.actors import SYSTEM, Actor
 from access.api.auth_views import OrgTokenObtainPairSerializer
 from access.keys import agent_key_create
 from access.roles import ORG_ADMIN
+from access.users import user_create
 from artifacts.services import artifact_declare
 from projects.services import project_create, task_create
 from tenants.services import organization_create
@@ -85,8 +84,9 @@ def fuzz_org(django_db_setup, django_db_blocker):
             )  # fmt: skip
             victim = agent_key_create(agent_name="victim").record  # what the admin may revoke
             key = agent_key_create(agent_name="fuzzer").key
-            admin = get_user_model().objects.create_user("fuzz-admin", "", "pw-Fuzz-123456")
-            admin.groups.add(Group.objects.get(name=ORG_ADMIN))
+            admin = user_create(  # the service: the org commits, and users are governed
+                username="fuzz-admin", password="pw-Fuzz-123456", roles=[ORG_ADMIN], actor=SYSTEM
+            )
             token = str(OrgTokenObtainPairSerializer.get_token(admin).access_token)
             from compliance.models import AuditEvent
 
