@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 from django.db import connection
 
@@ -69,24 +70,33 @@ def test_chunked_patch_through_gunicorn_is_411(live, django_db_blocker, tmp_path
         connection.set_schema_to_public()
 
 
-def control_sockets() -> set[Path]:
+CONTROL_DIR = Path(tempfile.gettempdir()) / f"metaqore-gunicorn-{os.getuid()}"
 
-    directory = Path(tempfile.gettempdir()) / f"metaqore-gunicorn-{os.getuid()}"
-    return set(directory.glob("*.ctl"))
+
+def gunicorn_master(base: str) -> int:
+    """The pid of the gunicorn master serving ``base`` (its workers hold the listening
+    sockets: reuse_port)."""
+    port = urlsplit(base).port
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            process = psutil.Process(conn.pid)
+            parent = process.parent()
+            return parent.pid if parent and "gunicorn" in " ".join(parent.cmdline()) else conn.pid
+    raise AssertionError(f"nothing listens on {port}")
 
 
 def test_two_gunicorn_instances_have_their_own_control_sockets(live, tmp_path):
     env = subprocess_env(DATABASE_URL=database_url(connection.settings_dict))
-    before = control_sockets()
     with (
-        running_server(env, kind="gunicorn", log=tmp_path / "one.log"),
-        running_server(env, kind="gunicorn", log=tmp_path / "two.log"),
+        running_server(env, kind="gunicorn", log=tmp_path / "one.log") as one,
+        running_server(env, kind="gunicorn", log=tmp_path / "two.log") as two,
     ):
+        masters = {gunicorn_master(one), gunicorn_master(two)}
+        assert len(masters) == 2
+        sockets = [CONTROL_DIR / f"{pid}.ctl" for pid in masters]
         deadline = time.monotonic() + 10
-        while len(control_sockets() - before) < 2 and time.monotonic() < deadline:
+        while not all(path.exists() for path in sockets) and time.monotonic() < deadline:
             time.sleep(0.1)
-        mine = control_sockets() - before
-        assert len(mine) == 2, mine  # one each, not one taken over by the other
-        for path in mine:
+        for path in sockets:  # one each, not one taken over by the other
             with socket.socket(socket.AF_UNIX) as sock:
                 sock.connect(str(path))  # each master listens on its own
