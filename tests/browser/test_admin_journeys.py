@@ -16,6 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.conf import global_settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
 
 from access.actors import SYSTEM, Actor
 from artifacts.models import Conflict
@@ -33,6 +37,7 @@ from tests.processes import free_port
 pytestmark = pytest.mark.browser
 
 CODER, TESTER = Actor("agent", "coder"), Actor("agent", "tester")
+PLATFORM_PASSWORD = "Platform-Pass-2024!"
 
 
 def select(element, value: str) -> None:
@@ -277,3 +282,34 @@ def test_landing_and_error_pages(browser):
     assert browser.path == "/dashboard/"
     browser.open("/dashboard/no-such-page/")
     browser.screenshot("error_404")
+
+
+def test_the_platform_admin_manages_organizations_on_the_bare_host(
+    browser, browser_org, django_db_blocker, settings
+):
+    """``create_platform_admin`` makes the bare host's admin user: it signs in there and sees
+    the organizations, and nothing of an org's own data."""
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # the server's hashers
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        call_command(
+            "create_platform_admin", "root", password=PLATFORM_PASSWORD, stdout=io.StringIO()
+        )
+    try:
+        bare = f"http://localhost:{browser.site.port}"
+        browser.driver.get(f"{bare}/admin/login/?next=/admin/")
+        browser.css("#id_username").send_keys("root")
+        browser.css("#id_password").send_keys(PLATFORM_PASSWORD)
+        browser.click_and_wait(browser.css("#login-form [type=submit]"))
+        assert browser.driver.current_url == f"{bare}/admin/", browser.text("#content")
+        assert "platform admin" in browser.text("#site-name")
+        browser.click_and_wait(browser.css("a[href='/admin/tenants/organization/']"))
+        assert "browser" in browser.text("#result_list")
+        assert not browser.exists("a[href='/admin/artifacts/conflict/']")
+        # the org apps' "Not available for global schema" boxes are hidden
+        assert "Not available" not in browser.text("#nav-sidebar")
+        browser.screenshot("platform_admin")
+    finally:
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            get_user_model().objects.filter(username="root").delete()
