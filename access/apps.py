@@ -16,3 +16,13 @@ class AccessConfig(AppConfig):
 
         post_migrate.connect(role_permissions_after_migrate, sender=self)
         receivers.connect()
+        key_changes_void_the_resolution_cache()
+
+
+def key_changes_void_the_resolution_cache() -> None:
+    from access.models import Agent, AgentKey
+    from metaqore_site.database import tenant_connection
+    from metaqore_site.resolution_cache import invalidate_on_change
+
+    for model in (Agent, AgentKey):
+        invalidate_on_change(model, lambda: f"key:{tenant_connection.schema_name}")

@@ -36,7 +36,9 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,10 @@ class _Listener:
             return None
         return (self.generation, self.versions.get(kind, 0))
 
+    def heard(self, kind: str) -> None:
+        """A notification arrived (another process's change, or this one's)."""
+        self.announce(kind)
+
     def announce(self, kind: str) -> None:
         with self.lock:
             self.versions[kind] = self.versions.get(kind, 0) + 1
@@ -120,7 +126,7 @@ class _Listener:
                     backoff = 0.5
                     while True:
                         for notify in conn.notifies(timeout=HEARTBEAT_SECONDS):
-                            self.announce(notify.payload)
+                            self.heard(notify.payload)
                         conn.execute("SELECT 1")  # a dead connection raises here
             except Exception:
                 if not self.stopping:
@@ -171,6 +177,23 @@ class ResolutionCache(Generic[Value]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def announce_on_commit(kind: str) -> None:
+    """This process's own writes void its entries as soon as they commit, without waiting
+    for its listener to hear the notification (which every other process relies on)."""
+    transaction.on_commit(lambda: _listener.announce(kind))
+
+
+def invalidate_on_change(model: type[Model], kind: Callable[[], str]) -> None:
+    """Connect ``model``'s saves and deletes in this process to :func:`announce_on_commit`."""
+
+    def changed(**_kwargs: Any) -> None:
+        announce_on_commit(kind())
+
+    label = f"resolution-cache:{model._meta.label}"
+    post_save.connect(changed, sender=model, weak=False, dispatch_uid=label + ":save")
+    post_delete.connect(changed, sender=model, weak=False, dispatch_uid=label + ":delete")
 
 
 def wait_until_listening(timeout: float = 5.0) -> bool:

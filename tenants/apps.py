@@ -26,3 +26,9 @@ class TenantsConfig(AppConfig):
         # After every migrate of every schema (once: this app's signal): the runtime role's
         # privileges and triggers no session can switch off (metaqore_site.db_roles).
         post_migrate.connect(db_roles.after_migrate, sender=self, dispatch_uid="db-roles")
+        # This process's own org and domain changes void its resolution cache on commit.
+        from metaqore_site.resolution_cache import invalidate_on_change
+        from tenants.models import Domain, Organization
+
+        for model in (Organization, Domain):
+            invalidate_on_change(model, lambda: "org")

@@ -191,3 +191,16 @@ def test_cached_requests_cost_fewer_statements(cached_org, caching, django_db_bl
             "SELECT projects_project",
             "SELECT governance_governancepolicy",
         ]
+
+
+def test_this_processs_own_revocation_is_refused_at_once(
+    cached_org, caching, django_db_blocker, monkeypatch
+):
+    """The writing process does not wait for its listener: its commit voids its entries."""
+    with django_db_blocker.unblock():
+        key = new_key(cached_org, "own-revocation")
+        eventually(lambda: key_queries(cached_org, key)[1] == 0, 2.0)
+        # The listener hears nothing from now on (as if the notification were still on its way).
+        monkeypatch.setattr(resolution_cache._listener, "heard", lambda kind: None)
+        revoke(cached_org, key)
+        assert key_queries(cached_org, key)[0] is None
