@@ -5,8 +5,9 @@ Four eyes: a compliance officer requests (``erasure_request``), a different org 
 (``erasure_execute``). Each step is an audited event that never carries the erased value.
 
 Execution redacts the matching events in place through the one governed update the database
-allows (``ERASURE_SETTING`` declared in the transaction, only personal fields and the salt
-blanked, ``erasure_id`` set; see ``AUDIT_EVENT_GUARD``). Chain version 2 events keep their
+allows: the SECURITY DEFINER function ``metaqore_audit_erase`` (``compliance.definers``), which
+checks the erasure is approved and blanks only the personal fields and the salt, setting
+``erasure_id``; the runtime role cannot update events itself. Chain version 2 events keep their
 ``personal_digest``, so the chain, checkpoints and evidence bundles still verify.
 """
 
@@ -21,7 +22,8 @@ from django.utils import timezone
 from access.actors import Actor
 from access.permissions import actor_can
 from compliance.audit import audit_for
-from compliance.models import ERASURE_SETTING, AuditEvent, Erasure
+from compliance.definers import ERASE_FUNCTION
+from compliance.models import Erasure
 from jobs.queue import enqueue, org_task
 from metaqore_site.errors import GovernanceBlocked, GovernanceForbidden
 
@@ -109,28 +111,14 @@ def erasure_approve(*, actor: Actor, erasure: Erasure) -> Erasure:
     return erasure
 
 
-def _path_value(path: str, value: Any) -> dict[str, Any]:
-    keys = path.split(".")[1:]
-    nested: Any = value
-    for key in reversed(keys):
-        nested = {key: nested}
-    return nested
-
-
-def _redact(subject: dict[str, Any], erasure_id: str) -> int:
-    # An event an earlier erasure redacted may still name this subject (a payload erased
-    # before its actor): it is redacted again, under this erasure's id.
-    pending = AuditEvent.objects.all()
-    blank = {"payload": {}, "salt": "", "erasure_id": erasure_id}
-    if "field" in subject:
-        contained = _path_value(subject["field"], subject["equals"])
-        return pending.filter(payload__contains=contained).update(**blank)
-    actor = subject["actor"]
-    count = pending.filter(actor=actor).update(**blank, actor=REDACTED_ACTOR, agent_name="")
-    if actor.startswith("agent:"):  # events about the agent by someone else name it too
-        named = pending.filter(agent_name=actor.removeprefix("agent:"))
-        count += named.update(**blank, agent_name="")
-    return count
+def _redact(erasure_id: str) -> int:
+    # The database function checks the erasure is approved and blanks only the personal
+    # columns of the events its subject names. An event an earlier erasure redacted may still
+    # name this subject (a payload erased before its actor): it is redacted again, under this
+    # erasure's id.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ERASE_FUNCTION}(%s)", [erasure_id])
+        return int(cursor.fetchone()[0])
 
 
 @transaction.atomic
@@ -141,10 +129,7 @@ def erasure_execute(*, erasure_id: str, actor: Actor | str = "system") -> Erasur
         return erasure
     if erasure.status != Erasure.APPROVED:
         raise GovernanceBlocked("The erasure has not been approved.", code="not_approved")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [ERASURE_SETTING, erasure.id])
-        count = _redact(erasure.subject, erasure.id)
-        cursor.execute("SELECT set_config(%s, '', true)", [ERASURE_SETTING])
+    count = _redact(erasure.id)
     kind = _kind(erasure.subject)
     erasure.status = Erasure.EXECUTED
     erasure.executed_at = timezone.now()

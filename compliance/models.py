@@ -57,8 +57,16 @@ def _refuse_truncate(name: str, table_label: str) -> pgtrigger.Trigger:
     )
 
 
-ERASURE_SETTING = "metaqore.audit_erasure"  # SET LOCAL by compliance.erasure
-PRUNE_SETTING = "metaqore.audit_prune_upto"  # SET LOCAL by compliance.retention
+# Declared inside compliance.definers' SECURITY DEFINER functions (erasure, retention). A
+# session may set them too, but the guards below also require the table's owner as the current
+# user, which only those functions (running as the owner) are for the runtime role.
+ERASURE_SETTING = "metaqore.audit_erasure"
+PRUNE_SETTING = "metaqore.audit_prune_upto"
+# Qualified: a session's temporary table cannot stand in for pg_class.
+_BY_OWNER = (
+    "current_user = (SELECT pg_catalog.pg_get_userbyid(c.relowner) "
+    "FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID)"
+)
 _UNCHANGED = ", ".join(
     f"{{side}}.{name}"
     for name in (
@@ -70,12 +78,14 @@ _UNCHANGED = ", ".join(
 AUDIT_EVENT_GUARD = f"""
 IF TG_OP = 'DELETE' THEN
     IF OLD.seq <= coalesce(nullif(current_setting('{PRUNE_SETTING}', true), ''), '0')::bigint
+       AND {_BY_OWNER}
     THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'compliance: audit events cannot be deleted (only by retention)';
 END IF;
-IF coalesce(current_setting('{ERASURE_SETTING}', true), '') = ''
+IF NOT {_BY_OWNER}
+   OR coalesce(current_setting('{ERASURE_SETTING}', true), '') = ''
    OR NEW.erasure_id IS DISTINCT FROM current_setting('{ERASURE_SETTING}', true)
    OR NEW.salt <> ''
    OR ({_UNCHANGED.format(side="NEW")}) IS DISTINCT FROM ({_UNCHANGED.format(side="OLD")})
@@ -106,14 +116,15 @@ END IF;
 RETURN NULL;
 """
 # BEFORE UPDATE on the head: seq/hash move only from the trigger above (depth 2), the base only
-# together with retention's declared prune (compliance.retention).
+# together with retention's declared prune, by the owner (compliance.definers).
 HEAD_GUARD = f"""
 IF pg_trigger_depth() < 2 AND (NEW.seq, NEW.hash) IS DISTINCT FROM (OLD.seq, OLD.hash) THEN
     RAISE EXCEPTION 'compliance: the audit chain head moves only with an appended event';
 END IF;
 IF pg_trigger_depth() < 2
    AND (NEW.base_seq, NEW.base_hash) IS DISTINCT FROM (OLD.base_seq, OLD.base_hash)
-   AND NEW.base_seq::text IS DISTINCT FROM current_setting('{PRUNE_SETTING}', true) THEN
+   AND (NEW.base_seq::text IS DISTINCT FROM current_setting('{PRUNE_SETTING}', true)
+        OR NOT {_BY_OWNER}) THEN
     RAISE EXCEPTION 'compliance: the audit chain base moves only with retention';
 END IF;
 RETURN NEW;

@@ -9,8 +9,9 @@ without one, a checkpoint is signed first. In order:
 1. write the bundle (events after the previous boundary up to this one, their checkpoints, the
    public keys, a signed manifest) to ``<archive dir>/<org>/`` and read it back: the chain in
    the file must end at the boundary checkpoint's hash;
-2. in one transaction: declare the boundary (``PRUNE_SETTING``: the database refuses any other
-   delete), delete the events up to it, move the chain head's base to the boundary and record
+2. in one transaction: delete the events up to the boundary and move the chain head's base
+   there through ``metaqore_audit_prune`` (``compliance.definers``: the only delete of events
+   the database allows, and only up to a signed checkpoint), and record
    ``compliance.retention_applied`` (the archive's name and sha256 with it).
 """
 
@@ -31,10 +32,10 @@ from access.actors import Actor
 from compliance.audit import audit_record, chain_head_lock, current_organization_slug
 from compliance.chain import chain_verify, format_timestamp
 from compliance.checkpoints import checkpoint_as_dict, checkpoint_if_moved, signing_key_as_dict
+from compliance.definers import PRUNE_FUNCTION
 from compliance.evidence import Bundle, evidence_write
 from compliance.models import (
     GENESIS_HASH,
-    PRUNE_SETTING,
     AuditChainHead,
     AuditCheckpoint,
     AuditEvent,
@@ -154,15 +155,12 @@ def retention_apply(
         if chain_base() != base:  # another run removed them meanwhile: its archive stands
             return None
         with connection.cursor() as cursor:
+            # Deletes the events up to the boundary and moves the head's base there, after
+            # checking it is a signed checkpoint ahead of the base (compliance.definers).
             cursor.execute(
-                "SELECT set_config(%s, %s, true)", [PRUNE_SETTING, str(boundary.event_count)]
+                f"SELECT {PRUNE_FUNCTION}(%s, %s)", [boundary.event_count, boundary.head_hash]
             )
-            removed, _ = AuditEvent.objects.filter(seq__lte=boundary.event_count).delete()
-            # The head's guard lets the base move only to the declared prune boundary.
-            AuditChainHead.objects.filter(pk=1).update(
-                base_seq=boundary.event_count, base_hash=boundary.head_hash
-            )
-            cursor.execute("SELECT set_config(%s, '', true)", [PRUNE_SETTING])
+            removed = int(cursor.fetchone()[0])
         audit_record(
             event_type="compliance.retention_applied",
             actor=actor,

@@ -11,9 +11,12 @@ neither disable a trigger (``ALTER TABLE … DISABLE TRIGGER`` needs the owner) 
   later migrations, schemas of new organizations, the governed-write journal), and this grant
   runs again after every ``migrate`` of every schema (``post_migrate``).
 - The append-only tables keep their triggers and lose what the runtime never needs: audit
-  events are INSERT and SELECT, plus UPDATE of the columns an erasure redacts and DELETE for
-  retention (both still refused by the event guard unless erasure/retention declared it);
-  the governed-write journal is INSERT and SELECT only.
+  events and the governed-write journal are INSERT and SELECT only. Erasure and retention
+  change events through two SECURITY DEFINER functions owned by the owner
+  (``metaqore_audit_erase``, ``metaqore_audit_prune``, see ``compliance.definers``), which
+  check their arguments; EXECUTE on them is the runtime role's only (not PUBLIC's). The event
+  guard lets an update or delete through only from the table's owner, so setting
+  ``metaqore.audit_erasure`` or ``metaqore.audit_prune_upto`` in a session does nothing.
 
 Sessions cannot switch pgtrigger's triggers off either: pgtrigger skips a trigger named in the
 session variable ``pgtrigger.ignore`` (any role may SET it), through the function
@@ -39,8 +42,8 @@ logger = logging.getLogger(__name__)
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
 AUDIT_EVENT_TABLE = "compliance_auditevent"
-# Columns compliance.erasure blanks (the event guard allows nothing else to change).
-AUDIT_REDACTED_COLUMNS = ("payload", "salt", "erasure_id", "actor", "agent_name")
+# compliance.definers: the only way events change (erasure, retention), run as the owner.
+AUDIT_FUNCTIONS = ("metaqore_audit_erase(text)", "metaqore_audit_prune(bigint, text)")
 JOURNAL_TABLE = "compliance_governedchange"  # compliance.guards: INSERT by the guard trigger
 
 IGNORE_FUNCTION_SQL = """
@@ -145,20 +148,19 @@ def runtime_privileges_grant(*, schema: str, using: str = "default") -> bool:
         ]
         table_exists = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s"
         if _exists(cursor, table_exists, [schema, AUDIT_EVENT_TABLE]):
-            events = sql.Identifier(schema, AUDIT_EVENT_TABLE)
-            cursor.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = %s AND column_name = ANY(%s)",
-                [schema, AUDIT_EVENT_TABLE, list(AUDIT_REDACTED_COLUMNS)],
-            )
-            redacted = [row[0] for row in cursor.fetchall()]  # older schemas lack some
-            statements.append(sql.SQL("REVOKE UPDATE ON {} FROM {}").format(events, role))
-            if redacted:
-                statements.append(
-                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
-                        sql.SQL(", ").join(map(sql.Identifier, redacted)), events, role
-                    )
+            statements.append(
+                sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(
+                    sql.Identifier(schema, AUDIT_EVENT_TABLE), role
                 )
+            )
+        for signature in AUDIT_FUNCTIONS:
+            cursor.execute("SELECT to_regprocedure(format('%%I.%%s', %s, %s))", [schema, signature])
+            if cursor.fetchone()[0] is not None:  # older schemas lack them
+                function = sql.SQL("{}.{}").format(schema_id, sql.SQL(signature))
+                statements += [
+                    sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
+                    sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, role),
+                ]
         if _exists(cursor, table_exists, [schema, JOURNAL_TABLE]):
             statements.append(
                 sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(

@@ -82,11 +82,131 @@ def test_set_pgtrigger_ignore_does_not_bypass_the_audit_guard(runtime):
     assert runtime.execute("SELECT public._pgtrigger_should_ignore(%s)", [name]).fetchone() == (
         False,
     )
-    with pytest.raises(errors.RaiseException, match="cannot be updated"):
+    with pytest.raises(errors.InsufficientPrivilege):
         runtime.execute(
             "UPDATE compliance_auditevent SET payload = %s WHERE seq = 1",
             [json.dumps({"tampered": True})],
         )
+
+
+ERASE_STATEMENT = (
+    "UPDATE compliance_auditevent SET payload = '{}', salt = '', erasure_id = 'ers_forged' "
+    "WHERE seq = 1"
+)
+DELETE_STATEMENT = "DELETE FROM compliance_auditevent WHERE seq = 1"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "statement"),
+    [
+        ("metaqore.audit_erasure", "ers_forged", ERASE_STATEMENT),
+        ("metaqore.audit_erasure", "ers_forged", "UPDATE compliance_auditevent SET actor = 'x'"),
+        ("metaqore.audit_prune_upto", "1000000", DELETE_STATEMENT),
+    ],
+)
+def test_declaring_erasure_or_prune_in_a_session_changes_no_event(
+    runtime, setting, value, statement
+):
+    """The runtime role holds neither UPDATE nor DELETE on audit events: declaring what
+    erasure/retention declare inside their definer functions does not help."""
+    runtime.execute("SELECT set_config(%s, %s, false)", [setting, value])
+    with pytest.raises(errors.InsufficientPrivilege):
+        runtime.execute(statement)
+
+
+def connect_as_owner(schema: str) -> psycopg.Connection:
+    settings = connection.settings_dict
+    conn = psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+    )
+    conn.execute(f'SET search_path = "{schema}", public')
+    return conn
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "statement", "message"),
+    [
+        ("metaqore.audit_erasure", "ers_forged", ERASE_STATEMENT, "only redacted by an erasure"),
+        ("metaqore.audit_prune_upto", "1000000", DELETE_STATEMENT, "only by retention"),
+        (
+            "metaqore.audit_prune_upto",
+            "1",
+            "UPDATE compliance_auditchainhead SET base_seq = 1",
+            "chain base moves only",
+        ),
+    ],
+)
+def test_the_guards_refuse_any_role_but_the_owner_even_if_granted(
+    live, setting, value, statement, message
+):
+    """Second line: were UPDATE/DELETE granted again, the event and head guards still let a
+    change through only from the tables' owner (the definer functions), not from a session
+    that declared it. Rolled back: the grant never outlives the test."""
+    with connect_as_owner(live.organization.schema_name) as owner:
+        owner.execute(f"GRANT UPDATE, DELETE ON compliance_auditevent TO {EMBEDDED_RUNTIME_ROLE}")
+        owner.execute(f"SET LOCAL ROLE {EMBEDDED_RUNTIME_ROLE}")
+        owner.execute("SELECT set_config(%s, %s, true)", [setting, value])
+        with pytest.raises(errors.RaiseException, match=message):
+            owner.execute(statement)
+        owner.rollback()
+
+
+def test_the_definer_functions_are_pinned_and_only_the_runtime_role_may_call_them(live):
+    schema = live.organization.schema_name
+    with connect_as_owner(schema) as owner:
+        rows = owner.execute(
+            "SELECT p.proname, p.prosecdef, p.proconfig, pg_get_userbyid(p.proowner),"
+            " has_function_privilege(%s, p.oid, 'EXECUTE'),"
+            " EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)"
+            " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = %s AND p.proname LIKE 'metaqore_audit_%%' ORDER BY 1",
+            [EMBEDDED_RUNTIME_ROLE, schema],
+        ).fetchall()
+        table_owner = owner.execute(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = %s"
+            " AND tablename = 'compliance_auditevent'",
+            [schema],
+        ).fetchone()[0]
+    assert [row[0] for row in rows] == ["metaqore_audit_erase", "metaqore_audit_prune"]
+    for _name, definer, config, function_owner, runtime_may, public_may in rows:
+        assert definer and config == ["search_path=pg_catalog, pg_temp"]
+        assert function_owner == table_owner
+        assert runtime_may and not public_may
+
+
+def test_the_definer_functions_refuse_unvalidated_arguments(runtime):
+    with (
+        pytest.raises(errors.InsufficientPrivilege, match="not an approved erasure"),
+        runtime.transaction(),
+    ):
+        runtime.execute("SELECT metaqore_audit_erase('ers_missing')")
+    # a forged "approved" row (no approval in the trail) is not an approved erasure either
+    with runtime.transaction(force_rollback=True):  # the row itself would fail at commit
+        runtime.execute(
+            "INSERT INTO compliance_erasure (id, subject, reason, status, requested_by,"
+            " requested_at, approved_by, approved_at) VALUES ('ers_forged', %s, 'r',"
+            " 'approved', 'user:a', now(), 'user:b', now())",
+            [json.dumps({"actor": "agent:watcher"})],
+        )
+        with (
+            pytest.raises(errors.InsufficientPrivilege, match="not an approved erasure"),
+            runtime.transaction(),
+        ):
+            runtime.execute("SELECT metaqore_audit_erase('ers_forged')")
+    seq, head_hash = runtime.execute(
+        "SELECT seq, hash FROM compliance_auditchainhead WHERE id = 1"
+    ).fetchone()
+    for upto, digest in ((seq, head_hash), (seq + 1, head_hash), (0, "0" * 64)):
+        with (
+            pytest.raises(errors.InsufficientPrivilege, match="not a signed checkpoint"),
+            runtime.transaction(),
+        ):
+            runtime.execute("SELECT metaqore_audit_prune(%s, %s)", [upto, digest])
+        assert runtime.execute("SELECT count(*) FROM compliance_auditevent").fetchone()[0] >= seq
 
 
 def test_audit_identity_columns_are_not_even_updatable(runtime):

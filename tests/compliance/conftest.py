@@ -8,6 +8,7 @@ from django.db import connection
 
 from access.roles import AUDITOR
 from compliance.models import AuditEvent
+from metaqore_site.database import EMBEDDED_RUNTIME_ROLE
 from tests.conftest import client_for, make_agent_key, make_user
 
 PASSWORD = "pw-Secret-123"
@@ -63,3 +64,16 @@ def disable_audit_triggers() -> None:
 def raw_sql(sql: str, params=None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@pytest.fixture
+def runtime_role(org_a):
+    """The rest of the test runs as the runtime database role (what the server and workers
+    connect as), inside the test's transaction: what it may not do, the database refuses."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {EMBEDDED_RUNTIME_ROLE}")
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == EMBEDDED_RUNTIME_ROLE
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")

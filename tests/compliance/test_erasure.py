@@ -218,3 +218,26 @@ def test_an_unapproved_erasure_does_not_run(personal, org_a, officer):
     assert json.dumps(Erasure.objects.values("subject").get()["subject"]) == (
         '{"actor": "agent:xavier"}'
     )
+
+
+def test_the_runtime_role_erases_through_the_definer_function_only(
+    personal, org_a, officer, org_admin, runtime_role
+):
+    """As the role the server and workers use: no UPDATE of events of its own, the erasure
+    still redacts (through ``metaqore_audit_erase``) and the chain still verifies."""
+    event = AuditEvent.objects.filter(actor="agent:xavier").order_by("seq").first()
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        raw_sql("SELECT set_config(%s, 'ers_1', true)", [ERASURE_SETTING])
+        raw_sql(
+            "UPDATE compliance_auditevent SET payload = '{}', salt = '', erasure_id = 'ers_1' "
+            "WHERE id = %s",
+            [event.id],
+        )
+    erasure = request_erasure(officer, "agent:xavier")
+    with pytest.raises(DatabaseError, match="not an approved erasure"), transaction.atomic():
+        raw_sql("SELECT metaqore_audit_erase(%s)", [erasure["id"]])  # requested, not approved
+    assert org_admin.post(f"{ERASURES}/{erasure['id']}/approve").status_code == 200
+    assert erasure_execute(erasure_id=erasure["id"]).events_redacted == 3
+    assert AuditEvent.objects.filter(erasure_id=erasure["id"]).count() == 3
+    assert not AuditEvent.objects.filter(actor="agent:xavier").exists()
+    assert audit_chain_verify().ok

@@ -146,3 +146,23 @@ def test_retention_command(aged, archive):
     out = io.StringIO()
     call_command("audit_retention", "--org", "alpha", "--days", "30", stdout=out)
     assert "'alpha': nothing older than 30 days to archive." in out.getvalue()
+
+
+def test_the_runtime_role_prunes_through_the_definer_function_only(aged, runtime_role):
+    """As the role the server and workers use: no DELETE of events of its own (whatever the
+    session declares), retention still removes up to the boundary, verification continues."""
+    boundary, now = aged
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        raw_sql("SELECT set_config(%s, %s, true)", [PRUNE_SETTING, str(boundary.event_count)])
+        raw_sql("DELETE FROM compliance_auditevent WHERE seq = 1")
+    with pytest.raises(DatabaseError, match="chain base moves only"), transaction.atomic():
+        raw_sql("SELECT set_config(%s, %s, true)", [PRUNE_SETTING, str(boundary.event_count)])
+        raw_sql("UPDATE compliance_auditchainhead SET base_seq = %s", [boundary.event_count])
+    for upto, head_hash in ((boundary.event_count, "0" * 64), (last_seq(), boundary.head_hash)):
+        with pytest.raises(DatabaseError, match="not a signed checkpoint"), transaction.atomic():
+            raw_sql("SELECT metaqore_audit_prune(%s, %s)", [upto, head_hash])
+    done = retention_apply(days=30, now=now)
+    assert done is not None and done.events_removed == boundary.event_count
+    assert not AuditEvent.objects.filter(seq__lte=boundary.event_count).exists()
+    assert AuditChainHead.objects.get().base_seq == boundary.event_count
+    assert audit_chain_verify().ok

@@ -156,8 +156,21 @@ def test_a_clone_is_the_same_schema_as_one_migrated_from_scratch(template):
     } <= set(triggers)
     pgtriggers = {name: row for name, row in triggers.items() if name.startswith("pgtrigger_")}
     assert all(row[4] for row in pgtriggers.values())  # pgtrigger's hash comments came along
-    # pgtrigger's functions (one per trigger) and the three of the governed tables' guards
-    assert len(catalog["function"]) == len(pgtriggers) + 3
+    # pgtrigger's functions (one per trigger), the three of the governed tables' guards and
+    # the two SECURITY DEFINER functions of erasure and retention (compliance.definers)
+    assert len(catalog["function"]) == len(pgtriggers) + 3 + 2
+    definers = {row[0] for row in catalog["function"] if row[0].startswith("metaqore_audit")}
+    assert definers == {"metaqore_audit_erase", "metaqore_audit_prune"}
+    with connection.cursor() as cursor:  # the clone's own tables, not the template's
+        cursor.execute(
+            "SELECT pg_get_functiondef(p.oid) FROM pg_proc p"
+            " WHERE p.pronamespace = 'org_from_clone'::regnamespace"
+            " AND p.proname LIKE 'metaqore_audit%%'"
+        )
+        bodies = [row[0] for row in cursor.fetchall()]
+    assert len(bodies) == 2
+    assert all("org_from_clone.compliance_auditevent" in body for body in bodies)
+    assert not any(TEMPLATE_SCHEMA in body for body in bodies)
     guards = {(row[0], row[1]) for row in catalog["trigger"] if row[1].startswith("metaqore_")}
     assert ("governance_governancepolicy", "metaqore_guard") in guards
     assert ("auth_user_groups", "metaqore_journal") in guards
