@@ -21,7 +21,7 @@ from psycopg import errors
 from metaqore_site import db_roles
 from metaqore_site.database import EMBEDDED_RUNTIME_ROLE, process_role
 from tests.events.live import committed_org
-from tests.processes import database_url, http, running_server, subprocess_env
+from tests.processes import database_url, http, manage, running_server, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -316,3 +316,54 @@ def test_a_server_running_as_the_runtime_role_governs_as_usual(live, tmp_path):
         ).fetchone()
     assert [e[0] for e in events][:1] == ["artifact.declared"]
     assert head == last  # the head followed every append
+
+
+# Last in this module: it removes the committed org's older events.
+RUNTIME_ERASE_AND_PRUNE = """
+from datetime import timedelta
+from django.db import connection
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+from access.actors import Actor
+from access.roles import COMPLIANCE_OFFICER, ORG_ADMIN
+from compliance.audit import audit_record
+from compliance.checkpoints import checkpoint_if_moved
+from compliance.erasure import erasure_approve, erasure_execute, erasure_request
+from compliance.retention import retention_apply
+from compliance.selectors import audit_chain_verify
+from tenants.models import Organization
+
+connection.set_tenant(Organization.objects.get(slug="db-roles"))
+cursor = connection.cursor()
+cursor.execute("SELECT current_user")
+print("user", cursor.fetchone()[0])
+audit_record(event_type="task.updated", actor=Actor("agent", "zed"), payload={"n": 1})
+officer = Actor("user", "olivia", roles=frozenset({COMPLIANCE_OFFICER}))
+admin = Actor("user", "adam", roles=frozenset({ORG_ADMIN}))
+erasure = erasure_request(actor=officer, subject="agent:zed", reason="art. 17")
+erasure_approve(actor=admin, erasure=erasure)
+ProcrastinateJob.objects.filter(args__erasure_id=erasure.id).delete()  # run here instead
+print("redacted", erasure_execute(erasure_id=erasure.id).events_redacted)
+checkpoint_if_moved()
+done = retention_apply(days=1, now=timezone.now() + timedelta(days=2))
+print("removed", done.events_removed == done.removed_through_seq > 0)
+print("verified", audit_chain_verify().ok)
+"""
+
+
+@pytest.mark.e2e
+def test_a_runtime_process_erases_and_prunes(live, tmp_path):
+    """Erasure and retention end to end in a process connected as the runtime role."""
+    settings = {**connection.settings_dict, "USER": EMBEDDED_RUNTIME_ROLE, "PASSWORD": ""}
+    env = subprocess_env(
+        DATABASE_URL=database_url(settings), METAQORE_ARCHIVE_DIR=str(tmp_path / "archive")
+    )
+    done = manage("shell", "-c", RUNTIME_ERASE_AND_PRUNE, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [line for line in done.stdout.splitlines() if line][-4:] == [
+        f"user {EMBEDDED_RUNTIME_ROLE}",
+        "redacted 1",
+        "removed True",
+        "verified True",
+    ], done.stdout
+    assert list((tmp_path / "archive" / "db-roles").glob("audit_db-roles_*.zip"))
