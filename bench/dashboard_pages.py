@@ -20,25 +20,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from declare_scaling import fill
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from export_bench import load_events
 
 from access.actors import Actor
+from access.users import user_create
+from compliance.audit import audit_record
+from metaqore_site.governed import governed_writes
 from projects.services import project_create
 from tenants.services import organization_create
 
 CONFLICTS_SQL = """
 INSERT INTO governance_conflict (id, project_id, artifact_id, conflict_type, severity,
     description, details, hint, suggested_strategy, status, resolution_strategy, resolved_by,
-    note, created_at)
+    note, created_at, action, decision_id)
 SELECT 'conf_' || lpad(to_hex(g), 16, '0'), %(project)s, 'art_' || lpad(to_hex(g * 10), 16, '0'),
     'parallel_creation', (ARRAY['low','medium','high','critical'])[1 + g %% 4],
     'benchmark conflict', '{}'::jsonb, 'merge it', 'merge', 'open', '', '', '',
-    now() - (g || ' minutes')::interval
+    now() - (g || ' minutes')::interval, '', ''
 FROM generate_series(0, %(count)s - 1) AS g
 """
 
@@ -59,13 +60,29 @@ def main() -> None:
         connection.set_tenant(organization)
         project = project_create(actor=Actor("agent", "bench"), name="big")
         fill(project.id, 0, args.artifacts)
+        # Governed tables: the bulk load is an operator's audited change (README "No side
+        # doors"), like the artifacts' fill.
+        operator = Actor("operator", "bench")
+        with transaction.atomic(), governed_writes(operator):
+            with connection.cursor() as cursor:
+                cursor.execute(CONFLICTS_SQL, {"project": project.id, "count": args.conflicts})
+                cursor.execute(
+                    "UPDATE artifacts_artifact SET is_blocked = true WHERE state = 'draft'"
+                )
+            audit_record(
+                event_type="governed.emergency_change",
+                actor=operator,
+                resource_type="governed_tables",
+                resource_id="artifacts_artifact,governance_conflict",
+                project_id=project.id,
+                payload={"reason": "benchmark fill", "conflicts": args.conflicts},
+            )
         with connection.cursor() as cursor:
-            cursor.execute(CONFLICTS_SQL, {"project": project.id, "count": args.conflicts})
-            cursor.execute("UPDATE artifacts_artifact SET is_blocked = true WHERE state = 'draft'")
             cursor.execute("ANALYZE")
         load_events(slug, args.events)
-        user = get_user_model().objects.create_user("bench-admin", "", "x" * 12)
-        user.groups.add(Group.objects.get(name="org_admin"))
+        user = user_create(
+            username="bench-admin", password="x" * 12, roles=["org_admin"], actor=operator
+        )
         client = Client(HTTP_HOST=domain)
         client.force_login(user)
         conflict_id = f"conf_{0:016x}"
