@@ -1,6 +1,12 @@
 """What one request costs (issue #24): the SQL statements of the health check, an authenticated
 read and a governed declaration, pinned statement by statement, and the round trips to Redis
-for rate limiting (one per request)."""
+for rate limiting (one per request).
+
+These are whole HTTP requests with the resolution caches off (tests never commit, so nothing
+would invalidate them); tests/test_resolution_cache.py pins the cached paths. The declaration
+service's own pins stay where they were and agree with this one: its count does not grow with
+the project (tests/artifacts/test_audit_and_cost.py) and the decision log costs one INSERT,
+the waivers read only on a conflict (tests/governance/test_decision_cost.py)."""
 
 from __future__ import annotations
 
