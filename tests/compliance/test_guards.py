@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -39,6 +40,7 @@ from tenants.provisioning import TEMPLATE_SCHEMA
 from tenants.services import organization_create
 from tests.conftest import client_for, user_token
 from tests.hmcp.conftest import propose
+from tests.test_db_roles import connect_as_runtime
 
 SLUG = "guarded"
 ADMIN = Actor("user", "adam", roles=frozenset({"org_admin"}))
@@ -338,3 +340,28 @@ def test_the_dashboard_shows_unaudited_changes(org):
     page = client.post("/dashboard/audit/verify/", follow=True).content.decode()
     connection.set_tenant(org)
     assert "unaudited changes" in page and f"UPDATE projects_project {project.id}" in page
+
+
+def test_the_runtime_role_is_refused_and_cannot_switch_the_guard_off(org):
+    """As the application's own database role (not the owner, not a superuser): a raw write
+    is refused by the guard, a service-like transaction (actor declared, event written) is
+    journaled, and the guard cannot be disabled."""
+    with connect_as_runtime(org.schema_name) as runtime:
+        runtime.commit()  # keep the search_path; then each block below is its own transaction
+        runtime.autocommit = True
+        with (
+            pytest.raises(psycopg.Error, match="refused: governed tables change only"),
+            runtime.transaction(),
+        ):
+            runtime.execute("UPDATE governance_provider SET latency_ms = latency_ms + 1")
+        with pytest.raises(psycopg.Error, match="must be owner"), runtime.transaction():
+            runtime.execute("ALTER TABLE governance_provider DISABLE TRIGGER metaqore_guard")
+        with runtime.transaction():
+            runtime.execute("SELECT set_config('metaqore.actor', 'system:runtime-test', true)")
+            runtime.execute("UPDATE governance_provider SET latency_ms = latency_ms + 1")
+    journaled = [
+        c
+        for c in audit_chain_verify().unaudited_changes
+        if c["table"] == "governance_provider" and c["actor"] == "system:runtime-test"
+    ]
+    assert journaled  # declared without an event: let through, and reported
