@@ -432,15 +432,14 @@ class AuditVerification(models.Model):
 
     KIND_FULL = "full"
     KIND_INCREMENTAL = "incremental"
+    KINDS = ((KIND_FULL, "full"), (KIND_INCREMENTAL, "incremental"))
     QUEUED, RUNNING, PASSED, FAILED = "queued", "running", "passed", "failed"
     STATUSES = ((QUEUED, QUEUED), (RUNNING, RUNNING), (PASSED, PASSED), (FAILED, FAILED))
 
     id = models.CharField(
         primary_key=True, max_length=32, default=new_verification_id, editable=False
     )
-    kind = models.CharField(
-        max_length=20, choices=((KIND_FULL, "full"), (KIND_INCREMENTAL, "incremental"))
-    )
+    kind = models.CharField(max_length=20, choices=KINDS)
     status = models.CharField(max_length=20, choices=STATUSES, default=QUEUED)
     requested_by = models.CharField(max_length=220)
     requested_at = models.DateTimeField()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from django.core.checks import Tags, Warning, register
-from django.db import DatabaseError, connection
+from django.db import connection
 
 ROLE_SQL = "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
 OWNED_TABLES_SQL = (
@@ -25,15 +26,16 @@ ROLES_HINT = (
 
 @register(Tags.security, deploy=True)
 def database_runtime_role_check(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    # One direct connection, not the pool: an unreachable database must not leave a pool
+    # retrying (and logging) in the background of a command that only checks settings.
+    params = connection.get_connection_params()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
-            )
+        with psycopg.connect(connect_timeout=5, **params) as direct, direct.cursor() as cursor:
+            cursor.execute(ROLE_SQL)
             user, superuser = cursor.fetchone()
             cursor.execute(OWNED_TABLES_SQL)
             (owned,) = cursor.fetchone()
-    except DatabaseError:
+    except psycopg.Error:
         return []  # nothing to tell without a database (other checks cover the settings)
     warnings = []
     if superuser:

@@ -288,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "DecisionKindEnum": "governance.models.AdmissionDecision.Kind",
         "ProviderKindEnum": "governance.models.Provider.Kind",
         "DeclarationOutcomeEnum": "governance.rules.OUTCOMES",
+        "VerificationKindEnum": "compliance.models.AuditVerification.KINDS",
     },
 }
 

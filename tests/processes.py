@@ -138,9 +138,12 @@ def _wait_until_answering(port: int, deadline: float, kind: str) -> None:
     """gunicorn's master accepts connections before its worker has imported the project
     (seconds on a loaded machine: the MCP SDK builds its pydantic models at import), so wait
     for a first HTTP answer, whatever its status (a server started with the database down
-    answers 503), before a test times its own requests."""
+    answers 503, once the pool gives up), before a test times its own requests."""
     while True:
-        connection = HTTPConnection("127.0.0.1", port, timeout=5)
+        # A slow answer counts (with the database down it takes the pool's timeout)
+        connection = HTTPConnection(
+            "127.0.0.1", port, timeout=max(1.0, deadline - time.monotonic())
+        )
         try:
             connection.request("GET", "/api/v1/health/")
             connection.getresponse().read()

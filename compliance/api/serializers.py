@@ -39,7 +39,7 @@ class UnauditedChangeSerializer(serializers.Serializer):
 
 class VerifyResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
-    kind = serializers.ChoiceField(choices=["incremental", "full"])
+    kind = serializers.ChoiceField(choices=AuditVerification.KINDS)
     from_seq = serializers.IntegerField(help_text="First event checked (after a checkpoint).")
     through_seq = serializers.IntegerField()
     events_checked = serializers.IntegerField()
