@@ -74,7 +74,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def live_event_paths() -> dict[str, Any]:
-    security = [{"AgentKey": []}, {"JWT": []}, {"cookieAuth": []}]
+    security: list[dict[str, list[str]]] = [{"AgentKey": []}, {"JWT": []}, {"cookieAuth": []}]
     return {
         "/api/v1/events/stream/": {
             "get": {
