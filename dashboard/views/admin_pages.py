@@ -1,4 +1,5 @@
-"""Org admin pages: governance policy and providers, agents and keys, users and roles."""
+"""Org admin pages: governance policy, agents and keys, users and roles (providers have their
+own page, ``dashboard.views.providers``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from access.roles import ROLES
 from access.users import roles_set, user_create, user_update
 from dashboard.forms import AgentKeyForm, PolicyForm, UserForm
 from dashboard.views.base import DashboardPage
-from governance.models import GovernancePolicy, Provider
+from governance.models import GovernancePolicy
 from governance.policy import policy_update
-from governance.providers import provider_update
 
 
 class PolicyView(DashboardPage):
@@ -35,21 +35,10 @@ class PolicyView(DashboardPage):
                     "max_waiver_days": policy.max_waiver_days,
                 }
             ),
-            providers=Provider.objects.order_by("priority", "name"),
         )
         return context
 
     def post(self, request, *args, **kwargs):
-        if "provider" in request.POST:
-            provider = get_object_or_404(Provider, name=request.POST["provider"][:100])
-            available = not provider.available
-            self.governed(
-                lambda: provider_update(
-                    provider=provider, actor=self.actor, changes={"available": available}
-                ),
-                f"{provider.name} is now {'available' if available else 'unavailable'}.",
-            )
-            return redirect("dashboard:policy")
         form = PolicyForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))

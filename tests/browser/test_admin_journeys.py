@@ -261,7 +261,19 @@ def test_admin_adds_a_provider(browser, in_org):
     with in_org():
         provider = Provider.objects.get(name="vllm-east")
         assert (provider.kind, provider.priority, provider.capacity_score) == ("local", 15, 0.6)
-    assert events_of(in_org, "user:ada", start) == ["provider.created"]
+    # Taken out of rotation, then back
+    for available in (False, True):
+        row = browser.css("tr[data-provider='vllm-east']")
+        browser.submit(browser.css("form.provider-toggle", within=row))
+        state = "available" if available else "unavailable"
+        assert f"vllm-east is now {state}." in browser.text(".messages")
+        with in_org():
+            assert Provider.objects.get(name="vllm-east").available is available
+    assert events_of(in_org, "user:ada", start) == [
+        "provider.created",
+        "provider.updated",
+        "provider.updated",
+    ]
 
 
 def test_landing_and_error_pages(browser):

@@ -18,7 +18,7 @@ from access.actors import SYSTEM, Actor
 from artifacts.models import Artifact, Conflict
 from artifacts.services import artifact_declare, artifact_transition
 from compliance.models import AuditEvent
-from governance.models import GovernancePolicy, Provider
+from governance.models import GovernancePolicy
 from governance.resolution import conflict_resolve
 from projects.services import project_create
 
@@ -317,13 +317,9 @@ def test_admin_switches_routing_policy_and_manages_keys(browser, scenery, in_org
     assert success_message(browser)
     assert selected(browser.css("form#policy-form select[name=routing_policy]")) == target
     browser.screenshot("policy")
-    # A provider taken out of rotation, then back
-    provider = browser.css("tr[data-provider]").get_attribute("data-provider")
-    for available in (False, True):
-        row = browser.css(f'tr[data-provider="{provider}"]')
-        browser.submit(browser.css("form.provider-toggle", within=row))
-        with in_org():
-            assert Provider.objects.get(name=provider).available is available
+    # Providers (and their availability) live on their own page now
+    assert browser.exists("#providers-link a[href='/dashboard/providers/']")
+    assert not browser.exists("form.provider-toggle")
     policy = browser.fetch_json("/api/v1/governance/policy")
     assert policy["routing_policy"] == target
     assert policy["updated_by"] == "user:ada"

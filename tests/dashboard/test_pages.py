@@ -10,7 +10,7 @@ from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from artifacts.models import Artifact, Conflict
 from artifacts.services import artifact_declare
 from compliance.models import AuditEvent
-from governance.models import GovernancePolicy
+from governance.models import GovernancePolicy, Provider
 from projects.services import project_create
 from tests.conftest import make_user
 
@@ -163,8 +163,17 @@ def test_policy_page_saves_through_the_service(org_a, seeded):
     assert (policy.mode, policy.routing_policy) == ("adaptive", "compliance_local_only")
     event = AuditEvent.objects.filter(event_type="policy.changed").order_by("-seq").first()
     assert event.actor == "user:ada"
-    client.post("/dashboard/policy/", {"provider": "ollama"})
-    assert AuditEvent.objects.order_by("-seq").first().event_type == "provider.updated"
+
+
+def test_policy_page_links_to_providers_and_no_longer_toggles_them(org_a):
+    client = login(org_a, "ada", ORG_ADMIN)
+    page = client.get("/dashboard/policy/").content.decode()
+    assert 'href="/dashboard/providers/"' in page and "provider-toggle" not in page
+    available = Provider.objects.get(name="ollama").available
+    events = AuditEvent.objects.count()
+    client.post("/dashboard/policy/", {"provider": "ollama"})  # the old toggle's form
+    assert Provider.objects.get(name="ollama").available is available
+    assert AuditEvent.objects.count() == events
 
 
 def test_keys_page_shows_the_key_once_and_revokes(org_a):
