@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 
 from django.contrib import messages
@@ -30,6 +31,23 @@ NAV = [
     ("users", "Users & roles", "manage_keys"),
     ("lockouts", "Locked accounts", "manage_keys"),
 ]
+
+
+def text_filters(
+    filters: Mapping[str, str], fields: Iterable[tuple[str, str, str, str]]
+) -> list[dict[str, str]]:
+    """The free-text fields of a list page's filter panel (``dashboard/_filter_panel.html``):
+    each ``(id, name, label, placeholder)`` with the value the page is filtered by now."""
+    return [
+        {
+            "id": id_,
+            "name": name,
+            "label": label,
+            "placeholder": placeholder,
+            "value": filters.get(name) or "",
+        }
+        for id_, name, label, placeholder in fields
+    ]
 
 
 class DashboardMixin(LoginRequiredMixin):

@@ -9,7 +9,7 @@ from artifacts.models import Artifact, Conflict
 from artifacts.psmp import AUTO_RESOLVABLE
 from dashboard.diffs import content_diff
 from dashboard.forms import BulkResolveForm, ResolveForm
-from dashboard.views.base import DashboardPage
+from dashboard.views.base import DashboardPage, text_filters
 from governance.resolution import conflict_resolve
 from projects.models import Project
 
@@ -18,6 +18,11 @@ SEVERITY_ORDER = Case(
     output_field=IntegerField(),
 )
 PAGE_SIZE = 50
+# The queue's free-text filters: (id, name, label, placeholder)
+TEXT_FILTERS = (
+    ("f-type", "conflict_type", "Type", "e.g. parallel_creation"),
+    ("f-agent", "agent", "Agent", "e.g. coder"),
+)
 
 
 def conflict_queue(params) -> tuple:
@@ -54,6 +59,7 @@ class ConflictQueueView(DashboardPage):
         context.update(
             page=page,
             filters=filters,
+            text_filters=text_filters(filters, TEXT_FILTERS),
             severities=Conflict.Severity.values,
             projects=Project.objects.order_by("name").values_list("id", "name")[:200],
             can_resolve=self.can("resolve_conflict"),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from dashboard.forms import RuleForm, WaiverForm
-from dashboard.views.base import DashboardPage
+from dashboard.views.base import DashboardPage, text_filters
 from governance.models import AdmissionDecision, GovernancePolicy, PolicyRevision, Waiver
 from governance.policy import policy_restore, policy_update
 from governance.rules import ACTIONS, OUTCOMES, RulesInvalid, clean_rules
@@ -30,6 +30,12 @@ from projects.models import Project
 DRAFT = "rules_draft"
 SIMULATION_WINDOWS = (100, 1000, 10000)
 DECISIONS_PER_PAGE = 50
+# The decision log's free-text filters: (id, name, label, placeholder)
+DECISION_TEXT_FILTERS = (
+    ("f-rule", "rule", "Rule", "rule id"),
+    ("f-waiver", "waiver", "Waiver", "wvr_…"),
+    ("f-since", "since", "Since", "2026-01-31T00:00"),
+)
 
 
 def match_summary(match: dict) -> list[str]:
@@ -284,6 +290,7 @@ class DecisionsView(DashboardPage):
         context.update(
             page=page,
             filters=filters,
+            text_filters=text_filters(filters, DECISION_TEXT_FILTERS),
             outcomes=OUTCOMES,
             projects=Project.objects.order_by("name").values_list("id", "name")[:500],
             query=query,
