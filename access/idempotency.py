@@ -25,6 +25,7 @@ from access.models import IdempotencyRecord
 from metaqore_site.database import tenant_connection
 
 HEADER = "Idempotency-Key"
+METHOD = "POST"  # the only method it applies to (the OpenAPI schema documents it there)
 REPLAYED_HEADER = "Idempotent-Replayed"
 LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -92,7 +93,7 @@ class IdempotencyMiddleware:
         key = request.headers.get(HEADER)
         if (
             key is None
-            or request.method != "POST"
+            or request.method != METHOD
             or tenant_connection.schema_name == get_public_schema_name()
         ):
             return self.get_response(request)

@@ -80,3 +80,25 @@ def test_the_live_event_endpoints_are_in_the_schema(db):
     schemes = set(schema["components"]["securitySchemes"])
     for operation in (stream, websocket):
         assert all(set(requirement) <= schemes for requirement in operation["security"])
+
+
+def headers_of(operation: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+def test_the_idempotency_key_header_is_documented_on_posts_only(db):
+    """access/idempotency.py replays POSTs only: the schema offers the header there."""
+    paths = APIClient(HTTP_HOST="localhost").get("/api/v1/schema/?format=json").json()["paths"]
+    declare = paths["/api/v1/artifacts/"]["post"]
+    header = headers_of(declare)["Idempotency-Key"]
+    assert not header.get("required", False)
+    assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+    assert "Idempotency-Key" not in headers_of(paths["/api/v1/artifacts/"]["get"])
+    assert "Idempotency-Key" not in headers_of(paths["/api/v1/artifacts/{id}/"]["patch"])
+    posts = [item["post"] for item in paths.values() if "post" in item]
+    assert len(posts) > 20 and all("Idempotency-Key" in headers_of(post) for post in posts)
+    # Its errors are documented where nothing else answers them (a body-less POST's 400, the
+    # 409 of a webhook whose secret was shown once)
+    assert "400" in paths["/api/v1/governance/agent-keys/{id}/revoke/"]["post"]["responses"]
+    webhook_409 = paths["/api/v1/webhooks/"]["post"]["responses"]["409"]["description"]
+    assert "idempotent_response_not_kept" in webhook_409
