@@ -13,3 +13,12 @@ class GovernanceConfig(AppConfig):
         from metaqore_site.metrics import register_org_collector
 
         register_org_collector(RoutingCollector())
+        policy_changes_void_the_resolution_cache()
+
+
+def policy_changes_void_the_resolution_cache() -> None:
+    from governance.models import GovernancePolicy
+    from metaqore_site.database import tenant_connection
+    from metaqore_site.resolution_cache import invalidate_on_change
+
+    invalidate_on_change(GovernancePolicy, lambda: f"policy:{tenant_connection.schema_name}")

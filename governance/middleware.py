@@ -11,9 +11,28 @@ from django_tenants.utils import get_public_schema_name
 from access.actors import PRIVILEGED_HEADER
 from governance.models import GovernancePolicy
 from metaqore_site.database import tenant_connection
+from metaqore_site.resolution_cache import ResolutionCache
 
 MODE_HEADER = "X-MetaQore-Governance-Mode"
 PRIVILEGED_RESPONSE_HEADER = "X-MetaQore-Privileged"
+
+# The mode of each org's policy, per process (invalidated by NOTIFY from governance.models'
+# trigger). Only the header reads it: declarations read the policy in their own transaction.
+_modes: ResolutionCache[str | None] = ResolutionCache("governance modes")
+
+
+def _mode_read() -> str | None:
+    return GovernancePolicy.objects.values_list("mode", flat=True).first()
+
+
+def governance_mode() -> str:
+    """The current org's governance mode (``strict`` when its policy cannot be read)."""
+    schema = tenant_connection.schema_name
+    try:
+        mode = _modes.get(f"policy:{schema}", schema, _mode_read)
+    except DatabaseError:
+        mode = None
+    return mode or GovernancePolicy.Mode.STRICT.value
 
 
 class GovernanceHeadersMiddleware:
@@ -24,14 +43,7 @@ class GovernanceHeadersMiddleware:
         response = self.get_response(request)
         if tenant_connection.schema_name == get_public_schema_name():
             return response
-        mode = getattr(request, "governance_mode", None)
-        if mode is None:
-            try:
-                mode = GovernancePolicy.objects.values_list("mode", flat=True).first()
-            except DatabaseError:
-                mode = None
-            mode = mode or GovernancePolicy.Mode.STRICT.value
-        response[MODE_HEADER] = mode
+        response[MODE_HEADER] = getattr(request, "governance_mode", None) or governance_mode()
         actor = getattr(request, "metaqore_actor", None)
         if actor is not None and actor.is_privileged:
             response[PRIVILEGED_RESPONSE_HEADER] = "true"

@@ -16,6 +16,7 @@ from compliance.audit import audit_record
 from compliance.chain import normalize_payload
 from metaqore_site.governed import GovernedManager, governed, governed_writes
 from metaqore_site.ids import public_id
+from metaqore_site.resolution_cache import notify_sql
 
 
 class SingletonPolicy(models.Model):
@@ -102,6 +103,20 @@ class GovernancePolicy(SingletonPolicy):
         verbose_name_plural = "governance policy"
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="governance_policy_singleton")
+        ]
+        # Processes cache the mode for the response header (governance.middleware): a change
+        # announces itself on commit (metaqore_site.resolution_cache).
+        triggers = [
+            pgtrigger.Trigger(
+                name="policy_cache_notify",
+                level=pgtrigger.Statement,
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert
+                | pgtrigger.Update
+                | pgtrigger.Delete
+                | pgtrigger.Truncate,
+                func=notify_sql("'policy:' || TG_TABLE_SCHEMA"),
+            )
         ]
 
     def __str__(self) -> str:

@@ -4,8 +4,8 @@ PostgreSQL back when it died.
 Every path that can meet a lost connection ends here: DRF's exception handler, the
 ``handler500`` view (middleware errors), :class:`DatabaseOutageMiddleware` (views outside DRF,
 e.g. the dashboard), the tenant and rate-limit middleware and the health check. Once
-PostgreSQL answers again the server recovers by itself: pooled connections are health-checked
-before use (``CONN_HEALTH_CHECKS``), so broken ones are replaced.
+PostgreSQL answers again the server recovers by itself: pooled connections are checked before
+use (``postgresql_backend.base.idle_connection_check``), so broken ones are replaced.
 
 Embedded mode (no ``DATABASE_URL``): the first outage a process sees starts a background
 revival, at most one every ``REVIVE_INTERVAL`` seconds per process, which runs

@@ -220,6 +220,7 @@ def template_clone(schema_name: str) -> None:
                 "SELECT public.clone_schema(%s, %s, 'DATA')", [TEMPLATE_SCHEMA, schema_name]
             )
         # clone_schema sets search_path itself and restores it; make Django set it afresh.
+        tenant_connection.forget_search_path()
         tenant_connection.set_schema_to_public()
         _clone_restore_names(schema_name)
         differences = catalog_differences(

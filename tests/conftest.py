@@ -3,6 +3,7 @@ migrations are the slow part); each test runs in a transaction that is rolled ba
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,10 @@ from access.roles import AUDITOR, COMPLIANCE_OFFICER, ORG_ADMIN, VIEWER
 from access.users import user_create
 from tenants.models import Organization
 from tenants.services import organization_create
+
+# Every search path the database backend skips setting is checked against the session's, here
+# and in the servers the tests start (metaqore_site.postgresql_backend).
+os.environ.setdefault("METAQORE_VERIFY_SEARCH_PATH", "true")
 
 ORG_A = ("alpha", "alpha.localhost")
 ORG_B = ("beta", "beta.localhost")
