@@ -7,10 +7,10 @@ Only the live event stream is asynchronous code; every other view is synchronous
 Django's ASGI handler runs a synchronous request in a fresh thread per request and crosses
 between the event loop and threads several times around the middleware, which cost most of
 the CPU of a small request (and a DB connection per new thread). So plain HTTP goes to
-Django's WSGI handler on a fixed pool of threads (a2wsgi): one hand-off per request, threads
-and their pooled connections reused. ``/api/v1/events/stream`` (SSE) stays on the ASGI
-handler, and Channels serves WebSockets. ``/mcp`` is the MCP server (metaqore_mcp), whose
-tools call the API in process.
+Django's WSGI handler on a fixed pool of threads (metaqore_site.wsgi_bridge): one hand-off
+per request, threads and their pooled connections reused. ``/api/v1/events/stream`` (SSE)
+stays on the ASGI handler, and Channels serves WebSockets. ``/mcp`` is the MCP server
+(metaqore_mcp), whose tools call the API in process.
 """
 
 import os
@@ -21,18 +21,20 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
 django_asgi_application = get_asgi_application()  # sets Django up before the imports below
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from events.websocket import websocket_urlpatterns  # noqa: E402
 from metaqore_mcp.http import MCP_PATHS, McpHttpApp  # noqa: E402
+from metaqore_site.wsgi_bridge import WsgiBridge  # noqa: E402
 
 # Paths answered by asynchronous views (long-lived streams): they need the ASGI handler.
 ASYNC_PATH_PREFIXES = ("/api/v1/events/",)
 
-django_wsgi_application = WSGIMiddleware(
-    get_wsgi_application(), workers=settings.METAQORE_WSGI_THREADS
+django_wsgi_application = WsgiBridge(
+    get_wsgi_application(),
+    threads=settings.METAQORE_WSGI_THREADS,
+    body_limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
 )
 
 
