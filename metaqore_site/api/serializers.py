@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from rest_framework import serializers
@@ -77,6 +78,19 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.CharField: LineField,
         models.TextField: StrictCharField,
     }
+    # Each class's fields as ModelSerializer builds them (unbound), built once per process.
+    _field_prototypes: ClassVar[dict[type, dict[str, serializers.Field]]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """ModelSerializer's fields, copied from what it built the first time: it builds them
+        from the model's metadata for every serializer, which costs twice the copy (issue #24).
+        What it builds depends only on the class (Meta, declared fields, the field mapping).
+        Subclasses that tailor fields to a request do it on the copy (after ``super()``)."""
+        cls = type(self)
+        prototypes = self._field_prototypes.get(cls)
+        if prototypes is None:
+            prototypes = self._field_prototypes.setdefault(cls, super().get_fields())
+        return copy.deepcopy(prototypes)
 
 
 _renderers = threading.local()
