@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from django.db import connection
 
+from jobs.queue import SCHEDULES, schedule_env_name
 from metaqore_site.database import EMBEDDED_RUNTIME_ROLE
 from tests.events.live import committed
 from tests.processes import ROOT, database_url, subprocess_env
@@ -32,9 +33,12 @@ FAST = {
 
 def worker_env(**overrides: str) -> dict[str, str]:
     """A worker's environment: the test database, as the runtime role (as in production: no
-    superuser, no owner; its privileges are granted after every migrate)."""
+    superuser, no owner; its privileges are granted after every migrate). Every schedule is
+    off unless the test turns it on: a scheduled job would otherwise commit into the session's
+    shared orgs (a checkpoint in ``alpha``), which later tests do not expect."""
     runtime = {**connection.settings_dict, "USER": EMBEDDED_RUNTIME_ROLE, "PASSWORD": ""}
-    return subprocess_env(DATABASE_URL=database_url(runtime), **FAST, **overrides)
+    quiet = {schedule_env_name(name): "off" for name in SCHEDULES}
+    return subprocess_env(DATABASE_URL=database_url(runtime), **FAST, **{**quiet, **overrides})
 
 
 @contextlib.contextmanager
