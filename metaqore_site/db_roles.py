@@ -172,6 +172,13 @@ def runtime_privileges_grant(*, schema: str, using: str = "default") -> bool:
     return True
 
 
+# Several schemas may migrate at once (migrate_schemas' multiprocessing executor). Their grants
+# and the shared function write the same catalog rows (the database's ACL, the default
+# privileges, the function), which PostgreSQL refuses to update concurrently ("tuple
+# concurrently updated"): one process at a time, each in one transaction.
+_AFTER_MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('metaqore:after-migrate'))"
+
+
 def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """``post_migrate`` (every schema, every migrate): harden pgtrigger, grant the runtime
     role. Only an owner process migrates; a runtime one has nothing to grant."""
@@ -179,6 +186,9 @@ def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
         return
     connection = connections[using]
     schema = getattr(connection, "schema_name", "public") or "public"
-    pgtrigger_ignore_disable(using=using)
-    runtime_role_ensure(using=using)
-    runtime_privileges_grant(schema=schema, using=using)
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            cursor.execute(_AFTER_MIGRATE_LOCK)
+        pgtrigger_ignore_disable(using=using)
+        runtime_role_ensure(using=using)
+        runtime_privileges_grant(schema=schema, using=using)
