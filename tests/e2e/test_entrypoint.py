@@ -3,12 +3,14 @@ PostgreSQL: wait for the database, migrate, create the demo org, serve with guni
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -32,26 +34,14 @@ def run_entrypoint(*args: str, env: dict, timeout: float = 180) -> subprocess.Co
     )
 
 
-def test_migrate_then_web(fresh_database, tmp_path):
-    port = free_port()
-    env = subprocess_env(
-        DATABASE_URL=fresh_database,
-        PYTHON=os.environ.get("PYTHON", __import__("sys").executable),
-        METAQORE_DEMO_ORG="true",
-        METAQORE_DATA_DIR=str(tmp_path),  # demo credentials land here, not in the checkout
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
-        METAQORE_ENABLE_RATE_LIMIT="false",
-    )
-    migrated = run_entrypoint("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    assert "demo organization 'acme'" in migrated.stdout
-    credentials = json.loads((tmp_path / "demo_credentials.json").read_text())
-
+@contextlib.contextmanager
+def entrypoint_web(env: dict, port: int) -> Iterator[tuple[str, tuple[int, bytes]]]:
+    """``bin/entrypoint.sh web`` until the block ends: its base URL and its first answer to
+    ``GET /api/v1/health`` (status, body), once it answers at all."""
     server = subprocess.Popen(
         ["bash", "bin/entrypoint.sh", "web"],
         cwd=ROOT,
-        env={**env, "METAQORE_MIGRATE_ON_START": "true"},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -68,14 +58,35 @@ def test_migrate_then_web(fresh_database, tmp_path):
                 assert server.poll() is None, server.stderr.read()
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
-        assert status == 200 and json.loads(body)["database"] == "ok"
-        headers = {"Host": "acme.localhost", "Authorization": f"Bearer {credentials['agent_key']}"}
-        status, _, body = http("GET", f"{base}/api/v1/projects", headers=headers)
-        assert status == 200, body
+        yield base, (status, body)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
         server.stderr.close()
+
+
+def test_migrate_then_web(fresh_database, tmp_path):
+    port = free_port()
+    env = subprocess_env(
+        DATABASE_URL=fresh_database,
+        PYTHON=os.environ.get("PYTHON", __import__("sys").executable),
+        METAQORE_DEMO_ORG="true",
+        METAQORE_DATA_DIR=str(tmp_path),  # demo credentials land here, not in the checkout
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        METAQORE_ENABLE_RATE_LIMIT="false",
+    )
+    migrated = run_entrypoint("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "demo organization 'acme'" in migrated.stdout
+    credentials = json.loads((tmp_path / "demo_credentials.json").read_text())
+
+    with entrypoint_web({**env, "METAQORE_MIGRATE_ON_START": "true"}, port) as (base, health):
+        status, body = health
+        assert status == 200 and json.loads(body)["database"] == "ok"
+        headers = {"Host": "acme.localhost", "Authorization": f"Bearer {credentials['agent_key']}"}
+        status, _, body = http("GET", f"{base}/api/v1/projects", headers=headers)
+        assert status == 200, body
 
 
 def test_wait_for_database_gives_up(tmp_path):
@@ -122,26 +133,9 @@ def test_two_roles_migrate_as_owner_and_serve_as_runtime(fresh_database, tmp_pat
         )  # fmt: skip
         assert "metaqore.W001" in same_role.stdout + same_role.stderr  # postgres: superuser
 
-        server = subprocess.Popen(
-            ["bash", "bin/entrypoint.sh", "web"],
-            cwd=ROOT,
-            env={**env, "METAQORE_MIGRATE_ON_START": "false"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    status, _, body = http("GET", f"{base}/api/v1/health")
-                    break
-                except OSError:
-                    assert server.poll() is None, server.stderr.read()
-                    assert time.monotonic() < deadline, "gunicorn did not start"
-                    time.sleep(0.2)
+        web_env = {**env, "METAQORE_MIGRATE_ON_START": "false"}
+        with entrypoint_web(web_env, port) as (base, health):
+            status, body = health
             assert status == 200, body
             headers = {
                 "Host": "acme.localhost",
@@ -152,10 +146,6 @@ def test_two_roles_migrate_as_owner_and_serve_as_runtime(fresh_database, tmp_pat
                 "POST", f"{base}/api/v1/projects", headers=headers, body=b'{"name": "as-runtime"}'
             )
             assert status == 201, body
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-            server.stderr.close()
         with psycopg.connect(runtime_url) as conn:
             query = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
             assert conn.execute(query).fetchone() == (False,)
