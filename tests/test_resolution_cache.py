@@ -15,8 +15,8 @@ from access.keys import agent_key_authenticate, agent_key_create, agent_key_revo
 from metaqore_site import resolution_cache
 from tenants.middleware import OrganizationNotFound, organization_resolve
 from tenants.models import Domain
-from tenants.services import organization_create
 from tests.conftest import client_for
+from tests.events.live import committed_organization
 from tests.processes import database_url, http, running_server, subprocess_env
 from tests.test_request_cost import statements
 
@@ -24,12 +24,8 @@ from tests.test_request_cost import statements
 @pytest.fixture(scope="module")
 def cached_org(django_db_setup, django_db_blocker):
     """An org whose changes commit (tests' own transactions never would)."""
-    with django_db_blocker.unblock():
-        organization = organization_create(slug="cached", name="Cached", domain="cached.localhost")
-        connection.set_schema_to_public()
+    with django_db_blocker.unblock(), committed_organization("cached") as organization:
         yield organization
-        connection.set_schema_to_public()
-        organization.delete(force_drop=True)
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from compliance.audit import audit_record
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
 from projects.services import project_create
-from tenants.services import organization_create
 from tests import processes
 from tests.conftest import client_for
+from tests.events.live import committed_organization
 
 SLUG = "ledger"
 ROOT = processes.ROOT
@@ -35,15 +35,8 @@ PER_THREAD = 25
 
 @pytest.fixture(scope="module")
 def ledger(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        organization = organization_create(slug=SLUG, name="Ledger", domain="ledger.localhost")
-        try:
-            yield organization
-        finally:
-            connections.close_all()
-            connection.set_schema_to_public()
-            organization.delete(force_drop=True)
+    with django_db_blocker.unblock(), committed_organization(SLUG) as organization:
+        yield organization
 
 
 @pytest.fixture

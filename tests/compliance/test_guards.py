@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -37,8 +37,8 @@ from metaqore_site.governed import GovernedQuerySet, classifications, governed_w
 from projects.models import Project
 from projects.services import project_create, task_create
 from tenants.provisioning import TEMPLATE_SCHEMA
-from tenants.services import organization_create
 from tests.conftest import client_for, user_token
+from tests.events.live import committed_organization
 from tests.hmcp.conftest import propose
 from tests.test_db_roles import connect_as_runtime
 
@@ -48,15 +48,8 @@ ADMIN = Actor("user", "adam", roles=frozenset({"org_admin"}))
 
 @pytest.fixture(scope="module")
 def guarded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        organization = organization_create(slug=SLUG, name="Guarded", domain="guarded.localhost")
-        try:
-            yield organization
-        finally:
-            connections.close_all()
-            connection.set_schema_to_public()
-            organization.delete(force_drop=True)
+    with django_db_blocker.unblock(), committed_organization(SLUG) as organization:
+        yield organization
 
 
 @pytest.fixture

@@ -81,22 +81,31 @@ def committed(func: Callable[[], T]) -> T:
 
 
 @contextlib.contextmanager
-def committed_org(slug: str) -> Iterator[LiveOrg]:
-    """A committed organization with an agent key and a project; dropped afterwards."""
+def committed_organization(slug: str) -> Iterator[Organization]:
+    """A committed organization (domain ``<slug>.localhost``), dropped afterwards; call it
+    with the database unblocked and outside the test transaction."""
+    connection.set_schema_to_public()
     stale = Organization.objects.filter(slug=slug).first()
     if stale is not None:  # left behind by an interrupted run
         stale.delete(force_drop=True)
-    domain = f"{slug}.localhost"
-    organization = organization_create(slug=slug, name=slug.title(), domain=domain)
+    organization = organization_create(slug=slug, name=slug.title(), domain=f"{slug}.localhost")
     try:
+        yield organization
+    finally:
+        connections.close_all()  # other threads' connections to it, too
+        connection.set_schema_to_public()
+        organization.delete(force_drop=True)
+
+
+@contextlib.contextmanager
+def committed_org(slug: str) -> Iterator[LiveOrg]:
+    """A committed organization with an agent key and a project; dropped afterwards."""
+    with committed_organization(slug) as organization:
         connection.set_tenant(organization)
         key = agent_key_create(agent_name="watcher").key
         project = project_create(actor=CODER, name="live")
         connection.set_schema_to_public()
-        yield LiveOrg(organization, domain, key, project.id)
-    finally:
-        connection.set_schema_to_public()
-        organization.delete(force_drop=True)
+        yield LiveOrg(organization, f"{slug}.localhost", key, project.id)
 
 
 # --- Server-Sent Events ---------------------------------------------------------------------
