@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from artifacts.models import Artifact, Conflict
+from metaqore_site.compiled_query import CompiledQuery
 
 LIVE_STATES = (Artifact.State.DRAFT, Artifact.State.ACTIVE)
 
@@ -85,12 +87,42 @@ def version_mismatch(declaration: Declaration) -> list[DetectedConflict]:
     ]
 
 
+def _others_in_line(project_id: str, artifact_type: str, created_by: str) -> QuerySet:
+    return (
+        Artifact.objects.filter(
+            project_id=project_id, state__in=LIVE_STATES, artifact_type=artifact_type
+        )
+        .exclude(created_by=created_by)
+        .order_by("-version")
+        .values("id", "created_by", "version", "state")
+    )
+
+
+# The latest live version of the line by another agent; every declaration asks.
+_OTHER_IN_LINE = CompiledQuery(
+    lambda project_id, artifact_type, created_by: _others_in_line(
+        project_id, artifact_type, created_by
+    )[:1]
+)
+_OTHER_IN_LINE_BUT = CompiledQuery(
+    lambda project_id, artifact_type, created_by, artifact_id: _others_in_line(
+        project_id, artifact_type, created_by
+    ).exclude(pk=artifact_id)[:1]
+)
+
+
 @check
 def parallel_creation(declaration: Declaration) -> list[DetectedConflict]:
     artifact = declaration.artifact
-    others = live_in_project(declaration).filter(artifact_type=artifact.artifact_type)
-    others = others.exclude(created_by=artifact.created_by)
-    other = others.order_by("-version").values("id", "created_by", "version", "state").first()
+    line = {
+        "project_id": artifact.project_id,
+        "artifact_type": artifact.artifact_type,
+        "created_by": artifact.created_by,
+    }
+    if declaration.is_update:
+        other = _OTHER_IN_LINE_BUT.first(artifact_id=artifact.pk, **line)
+    else:
+        other = _OTHER_IN_LINE.first(**line)
     if other is None:
         return []
     return [

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.actors import SYSTEM, Actor
@@ -33,6 +33,7 @@ from artifacts.models import Artifact, Conflict
 from artifacts.signals import artifact_changed
 from compliance.audit import audit_for
 from governance.models import AdmissionDecision, GovernancePolicy, new_decision_id
+from metaqore_site.compiled_query import CompiledQuery
 from metaqore_site.errors import GovernanceBlocked, GovernanceBypassError, IllegalTransition
 from metaqore_site.governed import mark_audited
 from projects.models import Project
@@ -71,12 +72,19 @@ def declared_by(actor: Actor, on_behalf_of: str | None) -> str:
     return str(actor)
 
 
+# Served by the (project, artifact_type, version) unique index: one backward index probe.
+_LATEST_VERSION = CompiledQuery(
+    lambda project_id, artifact_type: (
+        Artifact.objects.filter(project_id=project_id, artifact_type=artifact_type)
+        .order_by("-version")
+        .values("version")[:1]
+    )
+)
+
+
 def next_version(project_id: str, artifact_type: str) -> int:
-    # Served by the (project, artifact_type, version) unique index: one index probe.
-    current = Artifact.objects.filter(project_id=project_id, artifact_type=artifact_type).aggregate(
-        top=Max("version")
-    )["top"]
-    return (current or 0) + 1
+    latest = _LATEST_VERSION.first(project_id=project_id, artifact_type=artifact_type)
+    return latest["version"] + 1 if latest else 1
 
 
 @transaction.atomic

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metaqore_site.api.serializers import StrictCharField, unstorable_text
+from metaqore_site.compiled_query import CompiledQuery, concrete_attnames, instance_from_row
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_ITEMS = 10_000
@@ -89,10 +91,35 @@ class PublicIdField(StrictCharField):
         super().__init__(**kwargs)
 
 
+# model -> the compiled look-up of one row by primary key (every declaration names its project)
+_BY_PK: dict[type[Model], CompiledQuery] = {}
+
+
+def _by_pk(model: type[Model]) -> CompiledQuery:
+    query = _BY_PK.get(model)
+    if query is None:
+        fields = concrete_attnames(model)
+        query = _BY_PK[model] = CompiledQuery(
+            lambda pk: model._default_manager.filter(pk=pk).values(*fields)[:1]
+        )
+    return query
+
+
 class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
     """A related row by its public id (``proj_…``); the id is checked like any string field
-    (type, length, characters) before it reaches a query."""
+    (type, length, characters) before it reaches a query. With an unfiltered queryset
+    (``Model.objects.all()``) the look-up is compiled once (``CompiledQuery``)."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("pk_field", PublicIdField())
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        queryset = self.queryset
+        if not isinstance(queryset, QuerySet) or queryset.query.has_filters():
+            return super().to_internal_value(data)
+        pk = cast(PublicIdField, self.pk_field).to_internal_value(data)
+        row = _by_pk(queryset.model).first(using=queryset.db, pk=pk)
+        if row is None:
+            self.fail("does_not_exist", pk_value=pk)
+        return instance_from_row(queryset.model, row, using=queryset.db)
