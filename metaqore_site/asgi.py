@@ -26,6 +26,7 @@ from django.conf import settings  # noqa: E402
 
 from events.websocket import websocket_urlpatterns  # noqa: E402
 from metaqore_mcp.http import MCP_PATHS, McpHttpApp  # noqa: E402
+from metaqore_site.heap import freeze_loaded_heap  # noqa: E402
 from metaqore_site.wsgi_bridge import WsgiBridge  # noqa: E402
 
 # Paths answered by asynchronous views (long-lived streams): they need the ASGI handler.
@@ -54,3 +55,4 @@ async def http_application(scope, receive, send) -> None:
 application = ProtocolTypeRouter(
     {"http": http_application, "websocket": URLRouter(websocket_urlpatterns)}
 )
+freeze_loaded_heap()  # last: everything above is loaded (metaqore_site.heap says why)
