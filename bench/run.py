@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import secrets
 import signal
@@ -459,8 +460,6 @@ def ratios(data: dict) -> dict:
 
 
 def main() -> None:
-    import logging
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
