@@ -60,9 +60,13 @@ def detect_conflicts(declaration: Declaration) -> list[DetectedConflict]:
     return [conflict for run in CHECKS for conflict in run(declaration)]
 
 
-def live_in_project(declaration: Declaration):
+def live_artifacts(project_id: str) -> QuerySet:
+    return Artifact.objects.filter(project_id=project_id, state__in=LIVE_STATES)
+
+
+def live_in_project(declaration: Declaration) -> QuerySet:
     artifact = declaration.artifact
-    queryset = Artifact.objects.filter(project_id=artifact.project_id, state__in=LIVE_STATES)
+    queryset = live_artifacts(artifact.project_id)
     return queryset.exclude(pk=artifact.pk) if declaration.is_update else queryset
 
 
@@ -87,42 +91,29 @@ def version_mismatch(declaration: Declaration) -> list[DetectedConflict]:
     ]
 
 
-def _others_in_line(project_id: str, artifact_type: str, created_by: str) -> QuerySet:
-    return (
-        Artifact.objects.filter(
-            project_id=project_id, state__in=LIVE_STATES, artifact_type=artifact_type
-        )
-        .exclude(created_by=created_by)
-        .order_by("-version")
-        .values("id", "created_by", "version", "state")
-    )
-
-
-# The latest live version of the line by another agent; every declaration asks.
+# The latest live version of the line by another agent; every declaration asks. The artifact
+# itself is left out (an update; a new one's id is not stored yet).
 _OTHER_IN_LINE = CompiledQuery(
-    lambda project_id, artifact_type, created_by: _others_in_line(
-        project_id, artifact_type, created_by
-    )[:1]
-)
-_OTHER_IN_LINE_BUT = CompiledQuery(
-    lambda project_id, artifact_type, created_by, artifact_id: _others_in_line(
-        project_id, artifact_type, created_by
-    ).exclude(pk=artifact_id)[:1]
+    lambda project_id, artifact_type, created_by, artifact_id: (
+        live_artifacts(project_id)
+        .filter(artifact_type=artifact_type)
+        .exclude(created_by=created_by)
+        .exclude(pk=artifact_id)
+        .order_by("-version")
+        .values("id", "created_by", "version", "state")[:1]
+    )
 )
 
 
 @check
 def parallel_creation(declaration: Declaration) -> list[DetectedConflict]:
     artifact = declaration.artifact
-    line = {
-        "project_id": artifact.project_id,
-        "artifact_type": artifact.artifact_type,
-        "created_by": artifact.created_by,
-    }
-    if declaration.is_update:
-        other = _OTHER_IN_LINE_BUT.first(artifact_id=artifact.pk, **line)
-    else:
-        other = _OTHER_IN_LINE.first(**line)
+    other = _OTHER_IN_LINE.first(
+        project_id=artifact.project_id,
+        artifact_type=artifact.artifact_type,
+        created_by=artifact.created_by,
+        artifact_id=artifact.pk,
+    )
     if other is None:
         return []
     return [

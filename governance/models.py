@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, Self
 
 import pgtrigger
@@ -14,13 +15,10 @@ from django.utils import timezone
 from access.actors import SYSTEM
 from compliance.audit import audit_record
 from compliance.chain import normalize_payload
-from metaqore_site.compiled_query import CompiledQuery, concrete_attnames, instance_from_row
+from metaqore_site.compiled_query import CompiledQuery
 from metaqore_site.governed import GovernedManager, governed, governed_writes
 from metaqore_site.ids import public_id
 from metaqore_site.resolution_cache import notify_sql
-
-# policy class -> the compiled read of its one row
-_ROW_QUERIES: dict[type[models.Model], CompiledQuery] = {}
 
 
 class SingletonPolicy(models.Model):
@@ -43,23 +41,15 @@ class SingletonPolicy(models.Model):
         return {}
 
     @classmethod
-    def _row_query(cls) -> CompiledQuery:
-        # Every declaration reads its org's policy: compiled once per policy class.
-        query = _ROW_QUERIES.get(cls)
-        if query is None:
-            fields = concrete_attnames(cls)
-            query = _ROW_QUERIES[cls] = CompiledQuery(
-                lambda: cls.objects.filter(pk=1).values(*fields)[:1]
-            )
-        return query
+    @functools.cache
+    def _row(cls) -> CompiledQuery:
+        """The one row, compiled once per policy class: every declaration reads it."""
+        return CompiledQuery(lambda: cls.objects.filter(pk=1)[:1])
 
     @classmethod
     def load(cls, *, for_update: bool = False) -> Self:
-        if for_update:
-            policy = cls.objects.select_for_update().filter(pk=1).first()
-        else:
-            row = cls._row_query().first()
-            policy = instance_from_row(cls, row) if row is not None else None
+        queryset = cls.objects.select_for_update() if for_update else cls.objects
+        policy = queryset.filter(pk=1).first() if for_update else cls._row().first()
         if policy is None:
             # The migration's row is gone (deleted through an audited path): recreate the
             # defaults as a governed change of its own, without firing the audit receivers.
@@ -77,7 +67,6 @@ class SingletonPolicy(models.Model):
                         "rows": len(created),
                     },
                 )
-            queryset = cls.objects.select_for_update() if for_update else cls.objects
             policy = queryset.get(pk=1)
         return policy
 

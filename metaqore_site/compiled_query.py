@@ -6,7 +6,7 @@ writing the SQL. On the hot path of a declaration that is most of a query's cost
 the same cursor costs 0.05 ms. The declaration runs the same few shapes every time, so they
 are built as querysets (the ORM stays the one place that knows tables, columns and lookups)
 and compiled once; each call sends the cached SQL with its own values and converts the
-columns with the fields' own converters, as a ``.values()`` queryset would.
+columns with the fields' own converters, as the queryset would.
 
 The SQL holds no schema name (django-tenants resolves tables through the search path), so one
 compilation serves every organization.
@@ -18,9 +18,14 @@ compilation serves every organization.
     )
     LATEST.first(project_id="proj_…")  # {"id": …, "version": 3} or None
 
-Limits, checked when the query compiles: the queryset is a ``.values()`` queryset, and each
-argument is a string that reaches the SQL as one whole parameter (``=``, ``!=``, ``exact``; not
-``__in``, ``__contains`` or other lookups that rewrite or split the value).
+    BY_ID = CompiledQuery(lambda pk: Project.objects.filter(pk=pk)[:1])
+    BY_ID.first(pk="proj_…")  # a Project (all its columns) or None
+
+Limits, checked when the query compiles: the queryset gives ``.values()`` rows or model
+instances of the model's own columns (no ``select_related``, ``only``/``defer`` or
+``annotate``), and each argument is a string that reaches the SQL as one whole parameter
+(``=``, ``!=``, ``exact``; not ``__in``, ``__contains`` or other lookups that rewrite or split
+the value).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import ValuesIterable
+from django.db.models.query import ModelIterable, ValuesIterable
 
 M = TypeVar("M", bound=Model)
 
@@ -53,10 +58,11 @@ class _Compiled:
     slots: tuple[tuple[str | None, Any], ...]
     names: tuple[str, ...]  # the result's keys, in column order
     converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]
+    model: type[Model] | None  # rows become instances of it (None: dicts, as .values())
 
 
 class CompiledQuery:
-    """A ``.values()`` queryset built by ``build(**arguments)``, compiled on first use."""
+    """A queryset built by ``build(**arguments)``, compiled on first use."""
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self._build = build
@@ -71,8 +77,15 @@ class CompiledQuery:
         # One marker string per argument: each must come back as one whole SQL parameter.
         markers = {f"\x1farg:{name}:{secrets.token_hex(8)}\x1f": name for name in self._arguments}
         queryset = self._build(**{name: marker for marker, name in markers.items()})
-        if not issubclass(queryset._iterable_class, ValuesIterable):
-            raise UnsupportedQuery("CompiledQuery takes a .values() queryset.")
+        model = None
+        if queryset._iterable_class is ModelIterable:
+            query = queryset.query
+            if query.select_related or query.annotations or query.deferred_loading[0]:
+                raise UnsupportedQuery("Instances are built from the model's own columns only.")
+            model = queryset.model
+            queryset = queryset.values(*concrete_attnames(model))
+        elif not issubclass(queryset._iterable_class, ValuesIterable):
+            raise UnsupportedQuery("CompiledQuery takes model instances or .values() rows.")
         query = queryset.query
         compiler = query.get_compiler(using=using)
         sql, params = compiler.as_sql()
@@ -99,6 +112,7 @@ class CompiledQuery:
                 (position, tuple(functions), expression)
                 for position, (functions, expression) in converters.items()
             ),
+            model=model,
         )
 
     def compiled(self, using: str = DEFAULT_DB_ALIAS) -> _Compiled:
@@ -109,8 +123,8 @@ class CompiledQuery:
                 self._compiled[using] = compiled
         return compiled
 
-    def rows(self, using: str = DEFAULT_DB_ALIAS, **arguments: str) -> list[dict[str, Any]]:
-        """The rows, as the queryset's ``.values()`` would give them."""
+    def all(self, using: str = DEFAULT_DB_ALIAS, **arguments: str) -> list[Any]:
+        """What the queryset would give: ``.values()`` dicts, or model instances."""
         compiled = self.compiled(using)
         params = [arguments[name] if name else constant for name, constant in compiled.slots]
         connection = connections[using]
@@ -118,19 +132,22 @@ class CompiledQuery:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
         result = []
-        for values in fetched:
-            row = list(values)
+        for fetched_row in fetched:
+            row = list(fetched_row)
             for position, functions, expression in compiled.converters:
                 value = row[position]
                 for convert in functions:
                     value = convert(value, expression, connection)
                 row[position] = value
-            result.append(dict(zip(compiled.names, row, strict=True)))
+            values = dict(zip(compiled.names, row, strict=True))
+            result.append(
+                instance_from_row(compiled.model, values, using) if compiled.model else values
+            )
         return result
 
-    def first(self, using: str = DEFAULT_DB_ALIAS, **arguments: str) -> dict[str, Any] | None:
-        """The first row (the queryset should be sliced ``[:1]``), or None."""
-        found = self.rows(using, **arguments)
+    def first(self, using: str = DEFAULT_DB_ALIAS, **arguments: str) -> Any:
+        """The first row or instance (the queryset should be sliced ``[:1]``), or None."""
+        found = self.all(using, **arguments)
         return found[0] if found else None
 
 

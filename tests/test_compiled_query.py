@@ -52,8 +52,8 @@ def test_rows_equal_the_querysets_values(org_a):
     )
     assert len(expected) == 3
     # JSON columns and time zone-aware datetimes go through the fields' own converters.
-    assert LINE.rows(project_id=project.id, artifact_type="plan") == expected
-    assert LINE.rows(project_id=project.id, artifact_type="nothing") == []
+    assert LINE.all(project_id=project.id, artifact_type="plan") == expected
+    assert LINE.all(project_id=project.id, artifact_type="nothing") == []
 
 
 def test_one_compilation_serves_every_organization(org_a, org_b):
@@ -66,13 +66,13 @@ def test_one_compilation_serves_every_organization(org_a, org_b):
     declare(in_b, "plan")
     compiled = LINE.compiled()
     assert '"org_' not in compiled.sql  # no schema in the SQL: the search path picks the org
-    assert [row["version"] for row in LINE.rows(project_id=in_b.id, artifact_type="plan")] == [
+    assert [row["version"] for row in LINE.all(project_id=in_b.id, artifact_type="plan")] == [
         1,
         2,
     ]
-    assert LINE.rows(project_id=in_a.id, artifact_type="plan") == []  # a's row is not in b
+    assert LINE.all(project_id=in_a.id, artifact_type="plan") == []  # a's row is not in b
     use_org(org_a)
-    assert [row["version"] for row in LINE.rows(project_id=in_a.id, artifact_type="plan")] == [1]
+    assert [row["version"] for row in LINE.all(project_id=in_a.id, artifact_type="plan")] == [1]
     assert LINE.compiled() is compiled
 
 
@@ -81,7 +81,7 @@ def test_a_call_sends_one_statement_and_values_stay_parameters(org_a):
     hostile = "plan'); DROP TABLE artifacts_artifact; --"
     declare(project, hostile)
     with CaptureQueriesContext(connection) as queries:
-        rows = LINE.rows(project_id=project.id, artifact_type=hostile)
+        rows = LINE.all(project_id=project.id, artifact_type=hostile)
     assert [row["version"] for row in rows] == [1]
     assert len(queries.captured_queries) == 1
     assert Artifact.objects.filter(project_id=project.id).count() == 1
@@ -118,6 +118,18 @@ def test_policy_load_equals_the_orms_row(org_a):
     assert instance_from_row(Project, {"id": "proj_x", "name": "n"}).name == "n"
 
 
+def test_instances_equal_the_orms(org_a):
+    project = project_create(actor=ALICE, name="instance", description="d")
+    by_id = CompiledQuery(lambda pk: Project.objects.filter(pk=pk)[:1])
+    found = by_id.first(pk=project.id)
+    stored = Project.objects.get(pk=project.id)
+    assert isinstance(found, Project)
+    for field in Project._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
+    assert found._state.adding is False and found._state.db == "default"
+    assert by_id.first(pk="proj_missing") is None
+
+
 def test_an_unknown_project_is_a_field_error(org_a):
     client = client_for(org_a, key=make_agent_key(org_a, "compiler"))
     answer = client.post(
@@ -138,10 +150,12 @@ def test_an_unknown_project_is_a_field_error(org_a):
     [
         lambda ids: Artifact.objects.filter(id__in=ids).values("id"),  # split into a list
         lambda text: Artifact.objects.filter(artifact_type__icontains=text).values("id"),
-        lambda line: Artifact.objects.filter(artifact_type=line),  # instances, not .values()
+        # instances with columns of another table, or not all of their own
+        lambda line: Artifact.objects.select_related("project").filter(artifact_type=line),
+        lambda line: Artifact.objects.only("id").filter(artifact_type=line),
         lambda project_id: Artifact.objects.values("id"),  # the argument is never sent
     ],
-    ids=["in-list", "rewritten", "not-values", "unused"],
+    ids=["in-list", "rewritten", "joined", "deferred", "unused"],
 )
 def test_shapes_that_cannot_be_reused_are_refused(org_a, build):
     with pytest.raises(UnsupportedQuery):

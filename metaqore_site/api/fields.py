@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metaqore_site.api.serializers import StrictCharField, unstorable_text
-from metaqore_site.compiled_query import CompiledQuery, concrete_attnames, instance_from_row
+from metaqore_site.compiled_query import CompiledQuery
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_ITEMS = 10_000
@@ -91,18 +92,11 @@ class PublicIdField(StrictCharField):
         super().__init__(**kwargs)
 
 
-# model -> the compiled look-up of one row by primary key (every declaration names its project)
-_BY_PK: dict[type[Model], CompiledQuery] = {}
-
-
+@functools.cache
 def _by_pk(model: type[Model]) -> CompiledQuery:
-    query = _BY_PK.get(model)
-    if query is None:
-        fields = concrete_attnames(model)
-        query = _BY_PK[model] = CompiledQuery(
-            lambda pk: model._default_manager.filter(pk=pk).values(*fields)[:1]
-        )
-    return query
+    """The look-up of one row by primary key, compiled once per model (every declaration names
+    its project)."""
+    return CompiledQuery(lambda pk: model._default_manager.filter(pk=pk)[:1])
 
 
 class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
@@ -119,7 +113,8 @@ class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
         if not isinstance(queryset, QuerySet) or queryset.query.has_filters():
             return super().to_internal_value(data)
         pk = cast(PublicIdField, self.pk_field).to_internal_value(data)
-        row = _by_pk(queryset.model).first(using=queryset.db, pk=pk)
-        if row is None:
+        model: type[Model] = queryset.model
+        instance = _by_pk(model).first(using=queryset.db, pk=pk)
+        if instance is None:
             self.fail("does_not_exist", pk_value=pk)
-        return instance_from_row(queryset.model, row, using=queryset.db)
+        return instance
