@@ -11,18 +11,15 @@ from access.actors import Actor
 from artifacts.models import Artifact
 from artifacts.services import artifact_declare
 from projects.services import project_create
-from tenants.services import organization_create
+from tests.events.live import committed_organization
 
 THREADS = 20
 
 
 @pytest.fixture(scope="module")
 def race_org(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        organization = organization_create(slug="race", name="Race", domain="race.localhost")
+    with django_db_blocker.unblock(), committed_organization("race") as organization:
         yield organization
-        connection.set_schema_to_public()
-        organization.delete(force_drop=True)
 
 
 def test_twenty_threads_declare_into_one_line(race_org, django_db_blocker):

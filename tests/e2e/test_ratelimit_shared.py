@@ -8,7 +8,7 @@ import redis
 from django.db import connection
 
 from access.keys import agent_key_create
-from tenants.services import organization_create
+from tests.events.live import committed_organization
 from tests.processes import database_url, http, running_server, subprocess_env
 
 REDIS_URL = os.environ.get("METAQORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -25,13 +25,11 @@ def redis_or_skip() -> None:
 
 @pytest.fixture(scope="module")
 def limited_org(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        organization = organization_create(slug="limits", name="Limits", domain="limits.localhost")
+    with django_db_blocker.unblock(), committed_organization("limits") as organization:
         connection.set_tenant(organization)
         keys = [agent_key_create(agent_name=f"looping-agent-{i}").key for i in range(2)]
         connection.set_schema_to_public()
         yield keys, database_url(connection.settings_dict)
-        organization.delete(force_drop=True)
 
 
 @pytest.mark.e2e

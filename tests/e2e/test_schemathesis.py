@@ -35,8 +35,9 @@ from access.keys import agent_key_create
 from access.roles import ORG_ADMIN
 from access.users import user_create
 from artifacts.services import artifact_declare
+from compliance.models import AuditEvent
 from projects.services import project_create, task_create
-from tenants.services import organization_create
+from tests.events.live import committed_organization
 from tests.processes import database_url, running_server, subprocess_env
 
 SLUG, DOMAIN = "fuzz", "fuzz.localhost"
@@ -67,47 +68,40 @@ class FuzzOrg:
 @pytest.fixture(scope="module")
 def fuzz_org(django_db_setup, django_db_blocker):
     """A committed org with one of everything, so id-based operations can hit real rows."""
-    with django_db_blocker.unblock():
-        organization = organization_create(slug=SLUG, name="Fuzz", domain=DOMAIN)
-        try:
-            connection.set_tenant(organization)
-            agent = Actor(kind="agent", name="fuzzer")
-            project = project_create(actor=agent, name="Fuzzed")
-            task = task_create(actor=agent, project=project, title="Write the cart")
-            first = artifact_declare(
-                actor=agent, project=project, artifact_type="code", data={"m": "cart"},
-                file_paths=["src/cart.py"], requirements={"django": ">=5.2"},
-            ).artifact  # fmt: skip
-            second = artifact_declare(
-                actor=Actor(kind="agent", name="tester"), project=project, artifact_type="test",
-                data={"s": "cart"}, file_paths=["src/cart.py"], requirements={"django": "<5"},
-            )  # fmt: skip
-            victim = agent_key_create(agent_name="victim").record  # what the admin may revoke
-            key = agent_key_create(agent_name="fuzzer").key
-            admin = user_create(  # the service: the org commits, and users are governed
-                username="fuzz-admin", password="pw-Fuzz-123456", roles=[ORG_ADMIN], actor=SYSTEM
-            )
-            token = str(OrgTokenObtainPairSerializer.get_token(admin).access_token)
-            from compliance.models import AuditEvent
-
-            event = AuditEvent.objects.order_by("seq").first()
-            path_ids = {
-                "/api/v1/projects/{id}/": project.id,
-                "/api/v1/tasks/{id}/": task.id,
-                "/api/v1/artifacts/{id}/": first.id,
-                "/api/v1/artifacts/{id}/transition/": second.artifact.id,
-                "/api/v1/governance/conflicts/{id}/": second.conflicts[0].id,
-                "/api/v1/governance/conflicts/{id}/resolve/": second.conflicts[-1].id,
-                "/api/v1/governance/agent-keys/{id}/": str(victim.pk),
-                "/api/v1/governance/agent-keys/{id}/revoke/": str(victim.pk),
-                "/api/v1/governance/providers/{name}/": "ollama",
-                "/api/v1/governance/compliance/audit/{id}/": event.id,
-            }
-            connection.set_schema_to_public()
-            yield FuzzOrg(key, token, path_ids, database_url(connection.settings_dict))
-        finally:
-            connection.set_schema_to_public()
-            organization.delete(force_drop=True)
+    with django_db_blocker.unblock(), committed_organization(SLUG) as organization:
+        connection.set_tenant(organization)
+        agent = Actor(kind="agent", name="fuzzer")
+        project = project_create(actor=agent, name="Fuzzed")
+        task = task_create(actor=agent, project=project, title="Write the cart")
+        first = artifact_declare(
+            actor=agent, project=project, artifact_type="code", data={"m": "cart"},
+            file_paths=["src/cart.py"], requirements={"django": ">=5.2"},
+        ).artifact  # fmt: skip
+        second = artifact_declare(
+            actor=Actor(kind="agent", name="tester"), project=project, artifact_type="test",
+            data={"s": "cart"}, file_paths=["src/cart.py"], requirements={"django": "<5"},
+        )  # fmt: skip
+        victim = agent_key_create(agent_name="victim").record  # what the admin may revoke
+        key = agent_key_create(agent_name="fuzzer").key
+        admin = user_create(  # the service: the org commits, and users are governed
+            username="fuzz-admin", password="pw-Fuzz-123456", roles=[ORG_ADMIN], actor=SYSTEM
+        )
+        token = str(OrgTokenObtainPairSerializer.get_token(admin).access_token)
+        event = AuditEvent.objects.order_by("seq").first()
+        path_ids = {
+            "/api/v1/projects/{id}/": project.id,
+            "/api/v1/tasks/{id}/": task.id,
+            "/api/v1/artifacts/{id}/": first.id,
+            "/api/v1/artifacts/{id}/transition/": second.artifact.id,
+            "/api/v1/governance/conflicts/{id}/": second.conflicts[0].id,
+            "/api/v1/governance/conflicts/{id}/resolve/": second.conflicts[-1].id,
+            "/api/v1/governance/agent-keys/{id}/": str(victim.pk),
+            "/api/v1/governance/agent-keys/{id}/revoke/": str(victim.pk),
+            "/api/v1/governance/providers/{name}/": "ollama",
+            "/api/v1/governance/compliance/audit/{id}/": event.id,
+        }
+        connection.set_schema_to_public()
+        yield FuzzOrg(key, token, path_ids, database_url(connection.settings_dict))
 
 
 @dataclass
