@@ -3,7 +3,9 @@ first matching rule, then the mode), store each conflict with its verdict, and a
 decision to the log. Called by ``artifacts.services`` inside the declaration's transaction.
 
 Cost: one query for the waivers in force (only when conflicts were detected) and one INSERT
-for the decision, whatever the size of the project or of the log.
+for the decision, whatever the size of the project or of the log. The rows are written before
+the events: the first event locks the org's audit chain until commit, and every other write of
+the org waits for that lock, so the less that follows it, the less they wait.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def _resolved_payload(conflict: Conflict, verdict: Verdict) -> dict:
     return payload
 
 
-def admission_store(
+def _rows_store(
     *,
     artifact: Artifact,
     detected: Sequence[DetectedConflict],
@@ -138,40 +140,12 @@ def admission_store(
     held: bool,
     now: datetime,
 ) -> list[Conflict]:
-    """Store the conflicts with their verdicts (audited) and append the decision."""
+    """Store the conflicts with their verdicts and append the decision (rows only)."""
     stored = []
-    line = artifact.artifact_type
     for found, verdict in zip(detected, evaluation.verdicts, strict=True):
         conflict = _conflict(artifact, found, verdict, decision_id, now)
         mark_audited(conflict).save(force_insert=True)
         stored.append(conflict)
-        detected_payload = {
-            "conflict_type": conflict.conflict_type,
-            "severity": conflict.severity,
-            "details": conflict.details,
-            "rule_id": verdict.rule_id,
-            "action": verdict.action,
-            "decision_id": decision_id,
-        }
-        audit_for(
-            "conflict.detected", conflict, actor=actor, payload=detected_payload, task_type=line
-        )
-        if conflict.status == Conflict.Status.RESOLVED:
-            audit_for(
-                "conflict.resolved",
-                conflict,
-                actor=actor,
-                payload=_resolved_payload(conflict, verdict),
-                task_type=line,
-            )
-        if verdict.waiver_id:
-            waiver_record_use(
-                waiver_id=verdict.waiver_id,
-                conflict_id=conflict.id,
-                artifact_id=artifact.id,
-                actor=actor,
-                now=now,
-            )
     AdmissionDecision(
         id=decision_id,
         created_at=now,
@@ -205,3 +179,88 @@ def admission_store(
         held=held,
     ).save(force_insert=True)
     return stored
+
+
+def _events_append(
+    *,
+    artifact: Artifact,
+    conflicts: Sequence[Conflict],
+    evaluation: Evaluation,
+    actor: Actor,
+    decision_id: str,
+    now: datetime,
+) -> None:
+    """The events of the stored conflicts: each detected (and resolved, when a rule or waiver
+    resolved it at once), and each waiver used."""
+    line = artifact.artifact_type
+    for conflict, verdict in zip(conflicts, evaluation.verdicts, strict=True):
+        detected_payload = {
+            "conflict_type": conflict.conflict_type,
+            "severity": conflict.severity,
+            "details": conflict.details,
+            "rule_id": verdict.rule_id,
+            "action": verdict.action,
+            "decision_id": decision_id,
+        }
+        audit_for(
+            "conflict.detected", conflict, actor=actor, payload=detected_payload, task_type=line
+        )
+        if conflict.status == Conflict.Status.RESOLVED:
+            audit_for(
+                "conflict.resolved",
+                conflict,
+                actor=actor,
+                payload=_resolved_payload(conflict, verdict),
+                task_type=line,
+            )
+        if verdict.waiver_id:
+            waiver_record_use(
+                waiver_id=verdict.waiver_id,
+                conflict_id=conflict.id,
+                artifact_id=artifact.id,
+                actor=actor,
+                now=now,
+            )
+
+
+def admission_record(
+    *,
+    event_type: str,
+    event_payload: dict,
+    artifact: Artifact,
+    detected: Sequence[DetectedConflict],
+    facts: Sequence[ConflictFacts],
+    evaluation: Evaluation,
+    actor: Actor,
+    policy: GovernancePolicy,
+    decision_id: str,
+    kind: str,
+    outcome: str,
+    held: bool,
+    now: datetime,
+) -> list[Conflict]:
+    """Store the conflicts with their verdicts and the decision, then append the artifact's
+    event (``event_type``: declared, updated) and the conflicts' events."""
+    conflicts = _rows_store(
+        artifact=artifact,
+        detected=detected,
+        facts=facts,
+        evaluation=evaluation,
+        actor=actor,
+        policy=policy,
+        decision_id=decision_id,
+        kind=kind,
+        outcome=outcome,
+        held=held,
+        now=now,
+    )
+    audit_for(event_type, artifact, actor=actor, payload=event_payload)
+    _events_append(
+        artifact=artifact,
+        conflicts=conflicts,
+        evaluation=evaluation,
+        actor=actor,
+        decision_id=decision_id,
+        now=now,
+    )
+    return conflicts

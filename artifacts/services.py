@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from access.actors import SYSTEM, Actor
 from artifacts import psmp
-from artifacts.admission import admission_evaluate, admission_store
+from artifacts.admission import admission_evaluate, admission_record
 from artifacts.conflicts import (
     Declaration,
     detect_conflicts,
@@ -135,11 +135,9 @@ def artifact_declare(
     artifact._governed = True
     artifact.save(force_insert=True)
     decision_id = new_decision_id()
-    audit_for(
-        "artifact.declared",
-        artifact,
-        actor=actor,
-        payload={
+    conflicts = admission_record(
+        event_type="artifact.declared",
+        event_payload={
             "version": artifact.version,
             "declared_version": version,
             "created_by": artifact.created_by,
@@ -149,8 +147,6 @@ def artifact_declare(
             "decision_id": decision_id,
             "policy_revision": policy.revision,
         },
-    )
-    conflicts = admission_store(
         artifact=artifact,
         detected=detected,
         facts=facts,
@@ -228,20 +224,16 @@ def artifact_update_draft(
     artifact._governed = True
     artifact.save()
     decision_id = new_decision_id()
-    audit_for(
-        "artifact.updated",
-        artifact,
-        actor=actor,
-        payload={
+    outcome = "blocked" if artifact.is_blocked else evaluation.outcome
+    conflicts = admission_record(
+        event_type="artifact.updated",
+        event_payload={
             "before": {name: before[name] for name in changed},
             "after": {name: changes[name] for name in changed},
             "outcome": evaluation.outcome,
             "decision_id": decision_id,
             "policy_revision": policy.revision,
         },
-    )
-    outcome = "blocked" if artifact.is_blocked else evaluation.outcome
-    conflicts = admission_store(
         artifact=artifact,
         detected=detected,
         facts=facts,

@@ -8,6 +8,7 @@ from events.events import EventFilter, is_streamed, streamed_events_after
 from events.models import Webhook, WebhookDelivery
 from events.webhook_delivery import DeliveryRetry, chain_head_seq, delivery_send
 from jobs.queue import current_org_schema, enqueue, org_task
+from metaqore_site.compiled_query import CompiledQuery
 
 QUEUE = "webhooks"
 
@@ -34,16 +35,21 @@ def deliveries_enqueue(deliveries: list[WebhookDelivery]) -> None:
         )
 
 
+# Read with every live event, inside the org's audit chain lock: compiled once (issue #24).
+_ACTIVE_WEBHOOKS = CompiledQuery(
+    lambda: Webhook.objects.filter(active=True).values("id", "event_types")
+)
+
+
 def deliveries_queue(event: AuditEvent) -> int:
     """For a live event just appended (``compliance.audit.on_audit_event``, so in its
     transaction): one delivery and one job per active webhook whose patterns match."""
     if not is_streamed(event.event_type):
         return 0
-    webhooks = Webhook.objects.filter(active=True).values_list("pk", "event_types")
     matching = [
-        webhook_id
-        for webhook_id, globs in webhooks
-        if EventFilter(event_types=tuple(globs)).matches(event.event_type)
+        webhook["id"]
+        for webhook in _ACTIVE_WEBHOOKS.all()
+        if EventFilter(event_types=tuple(webhook["event_types"])).matches(event.event_type)
     ]
     if not matching:
         return 0

@@ -30,6 +30,7 @@ the value).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import secrets
 import threading
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
+from django.db.models import CharField, Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesIterable
 
 M = TypeVar("M", bound=Model)
@@ -158,3 +159,40 @@ def instance_from_row(model: type[M], row: dict[str, Any], using: str = DEFAULT_
 
 def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def compiles_by_pk(queryset: QuerySet) -> bool:
+    """Whether a look-up by primary key in ``queryset`` can be compiled once per model: the
+    model is keyed by a string (a public id) and the queryset is every row of it as plain
+    instances (no filter, slice, join, annotation, deferred column, prefetch, lock or
+    ``.values()``). Order does not matter to one row, so a view's ordered queryset qualifies."""
+    query = queryset.query
+    return (
+        isinstance(queryset.model._meta.pk, CharField)
+        and queryset._iterable_class is ModelIterable
+        and not queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+        and not queryset._known_related_objects  # type: ignore[attr-defined]
+        and not query.has_filters()
+        and not query.select_related
+        and not query.annotations
+        and not query.extra
+        and not query.distinct
+        and not query.select_for_update
+        and query.combinator is None
+        and query.deferred_loading == (frozenset(), True)
+        and query.low_mark == 0
+        and query.high_mark is None
+    )
+
+
+@functools.cache
+def _by_pk(model: type[Model]) -> CompiledQuery:
+    return CompiledQuery(lambda pk: model._default_manager.filter(pk=pk)[:1])
+
+
+def row_by_pk(queryset: QuerySet[M], pk: str) -> M | None:
+    """``queryset.filter(pk=pk).first()`` compiled once per model, for a queryset that
+    ``compiles_by_pk`` (``UnsupportedQuery`` otherwise: the caller uses the ORM)."""
+    if not compiles_by_pk(queryset):
+        raise UnsupportedQuery("Only every row of a model keyed by a string, unfiltered.")
+    return _by_pk(queryset.model).first(using=queryset.db, pk=pk)

@@ -11,8 +11,15 @@ from access.actors import Actor
 from artifacts.conflicts import Declaration, parallel_creation
 from artifacts.models import Artifact
 from artifacts.services import artifact_declare, next_version
+from compliance.models import AuditChainHead
 from governance.models import GovernancePolicy
-from metaqore_site.compiled_query import CompiledQuery, UnsupportedQuery, instance_from_row
+from metaqore_site.compiled_query import (
+    CompiledQuery,
+    UnsupportedQuery,
+    compiles_by_pk,
+    instance_from_row,
+    row_by_pk,
+)
 from projects.models import Project
 from projects.services import project_create
 from tests.conftest import client_for, make_agent_key, use_org
@@ -165,3 +172,50 @@ def test_shapes_that_cannot_be_reused_are_refused(org_a, build):
 def test_build_takes_named_arguments():
     with pytest.raises(UnsupportedQuery):
         CompiledQuery(lambda **line: Artifact.objects.filter(**line).values("id"))
+
+
+def test_a_look_up_by_public_id_in_a_views_queryset_equals_the_orms(org_a):
+    project = project_create(actor=ALICE, name="detail", description="d")
+    ordered = Project.objects.order_by("-created_at", "-id")  # a view's queryset
+    assert compiles_by_pk(ordered)
+    found = row_by_pk(ordered, project.id)
+    stored = Project.objects.get(pk=project.id)
+    for field in Project._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
+    assert row_by_pk(ordered, "proj_missing") is None
+
+
+@pytest.mark.parametrize(
+    "queryset",
+    [
+        lambda: Project.objects.filter(name="only this"),  # a filter would be dropped
+        lambda: Project.objects.all()[:5],
+        lambda: Artifact.objects.select_related("project"),
+        lambda: Project.objects.prefetch_related("artifacts"),
+        lambda: Project.objects.only("id"),
+        lambda: Project.objects.values("id"),
+        lambda: Project.objects.select_for_update(),
+        lambda: Project.objects.distinct(),
+        lambda: AuditChainHead.objects.all(),  # keyed by an integer, not a public id
+    ],
+    ids=[
+        "filtered", "sliced", "joined", "prefetched", "deferred", "values", "locked",
+        "distinct", "integer-key",
+    ],
+)  # fmt: skip
+def test_a_look_up_by_pk_keeps_the_orm_for_any_other_queryset(org_a, queryset):
+    assert not compiles_by_pk(queryset())
+    with pytest.raises(UnsupportedQuery):
+        row_by_pk(queryset(), "proj_x")
+
+
+def test_a_detail_read_answers_as_before_in_one_statement(org_a):
+    client = client_for(org_a, key=make_agent_key(org_a, "reader"))
+    project = client.post("/api/v1/projects", {"name": "read me", "description": "d"}).json()
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(f"/api/v1/projects/{project['id']}")
+    assert answer.status_code == 200
+    assert answer.json() == project
+    assert sum('FROM "projects_project"' in q["sql"] for q in queries.captured_queries) == 1
+    missing = client.get("/api/v1/projects/proj_missing")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not found."})

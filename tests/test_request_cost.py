@@ -94,10 +94,13 @@ def test_declaration_statements(agent, project_id):
         "SELECT artifacts_artifact",  # the next version
         "SELECT artifacts_artifact",  # parallel creation: the line's open versions
         "INSERT artifacts_artifact",
-        "SELECT compliance_auditchainhead",
-        "INSERT compliance_auditevent",  # the audit event, in the same transaction
-        "SELECT compliance_webhook",
         "INSERT governance_admissiondecision",
+        # Last, the audit event (in the same transaction): locking the chain's head holds
+        # every other write of the org until commit, so nothing else follows it but the
+        # webhooks the event is delivered to.
+        "SELECT compliance_auditchainhead",
+        "INSERT compliance_auditevent",
+        "SELECT compliance_webhook",
         "RELEASE SAVEPOINT",
     ]
 

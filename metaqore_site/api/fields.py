@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, cast
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metaqore_site.api.serializers import StrictCharField, unstorable_text
-from metaqore_site.compiled_query import CompiledQuery
+from metaqore_site.compiled_query import compiles_by_pk, row_by_pk
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_ITEMS = 10_000
@@ -92,13 +91,6 @@ class PublicIdField(StrictCharField):
         super().__init__(**kwargs)
 
 
-@functools.cache
-def _by_pk(model: type[Model]) -> CompiledQuery:
-    """The look-up of one row by primary key, compiled once per model (every declaration names
-    its project)."""
-    return CompiledQuery(lambda pk: model._default_manager.filter(pk=pk)[:1])
-
-
 class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
     """A related row by its public id (``proj_…``); the id is checked like any string field
     (type, length, characters) before it reaches a query. With an unfiltered queryset
@@ -110,11 +102,10 @@ class PublicIdRelatedField(serializers.PrimaryKeyRelatedField):
 
     def to_internal_value(self, data: Any) -> Any:
         queryset = self.queryset
-        if not isinstance(queryset, QuerySet) or queryset.query.has_filters():
+        if not isinstance(queryset, QuerySet) or not compiles_by_pk(queryset):
             return super().to_internal_value(data)
         pk = cast(PublicIdField, self.pk_field).to_internal_value(data)
-        model: type[Model] = queryset.model
-        instance = _by_pk(model).first(using=queryset.db, pk=pk)
+        instance = row_by_pk(queryset, pk)
         if instance is None:
             self.fail("does_not_exist", pk_value=pk)
         return instance
