@@ -69,7 +69,8 @@ class PublicIdLookupMixin(_GenericViewBase):
             if obj is None:
                 raise NotFound()
         else:
-            obj = get_object_or_404(queryset, **{self.lookup_field: value})
+            lookup = self.kwargs[lookup_url_kwarg]  # as the URL converter gave it
+            obj = get_object_or_404(queryset, **{self.lookup_field: lookup})
         self.check_object_permissions(self.request, obj)
         return obj
 
