@@ -126,61 +126,6 @@ def _resolved_payload(conflict: Conflict, verdict: Verdict) -> dict:
     return payload
 
 
-def _rows_store(
-    *,
-    artifact: Artifact,
-    detected: Sequence[DetectedConflict],
-    facts: Sequence[ConflictFacts],
-    evaluation: Evaluation,
-    actor: Actor,
-    policy: GovernancePolicy,
-    decision_id: str,
-    kind: str,
-    outcome: str,
-    held: bool,
-    now: datetime,
-) -> list[Conflict]:
-    """Store the conflicts with their verdicts and append the decision (rows only)."""
-    stored = []
-    for found, verdict in zip(detected, evaluation.verdicts, strict=True):
-        conflict = _conflict(artifact, found, verdict, decision_id, now)
-        mark_audited(conflict).save(force_insert=True)
-        stored.append(conflict)
-    AdmissionDecision(
-        id=decision_id,
-        created_at=now,
-        kind=kind,
-        actor=str(actor),
-        actor_privileged=actor.is_privileged,
-        project_id=artifact.project_id,
-        artifact_id=artifact.id,
-        artifact_type=artifact.artifact_type,
-        agent=artifact.created_by,
-        file_paths=artifact.file_paths,
-        policy_revision=policy.revision,
-        mode=policy.mode,
-        conflicts=[
-            {
-                "conflict_id": conflict.id,
-                "conflict_type": fact.conflict_type,
-                "severity": fact.severity,
-                "paths": list(found.details.get("paths") or []),
-                "details": conflict.details,
-                "rule_id": verdict.rule_id,
-                "action": verdict.action,
-                "waiver_id": verdict.waiver_id,
-            }
-            for conflict, found, fact, verdict in zip(
-                stored, detected, facts, evaluation.verdicts, strict=True
-            )
-        ],
-        rule_ids=sorted({v.rule_id for v in evaluation.verdicts if v.rule_id}),
-        outcome=outcome,
-        held=held,
-    ).save(force_insert=True)
-    return stored
-
-
 def _events_append(
     *,
     artifact: Artifact,
@@ -241,26 +186,51 @@ def admission_record(
 ) -> list[Conflict]:
     """Store the conflicts with their verdicts and the decision, then append the artifact's
     event (``event_type``: declared, updated) and the conflicts' events."""
-    conflicts = _rows_store(
-        artifact=artifact,
-        detected=detected,
-        facts=facts,
-        evaluation=evaluation,
-        actor=actor,
-        policy=policy,
-        decision_id=decision_id,
+    # Rows first: the first event locks the org's audit chain until commit.
+    stored = []
+    for found, verdict in zip(detected, evaluation.verdicts, strict=True):
+        conflict = _conflict(artifact, found, verdict, decision_id, now)
+        mark_audited(conflict).save(force_insert=True)
+        stored.append(conflict)
+    AdmissionDecision(
+        id=decision_id,
+        created_at=now,
         kind=kind,
+        actor=str(actor),
+        actor_privileged=actor.is_privileged,
+        project_id=artifact.project_id,
+        artifact_id=artifact.id,
+        artifact_type=artifact.artifact_type,
+        agent=artifact.created_by,
+        file_paths=artifact.file_paths,
+        policy_revision=policy.revision,
+        mode=policy.mode,
+        conflicts=[
+            {
+                "conflict_id": conflict.id,
+                "conflict_type": fact.conflict_type,
+                "severity": fact.severity,
+                "paths": list(found.details.get("paths") or []),
+                "details": conflict.details,
+                "rule_id": verdict.rule_id,
+                "action": verdict.action,
+                "waiver_id": verdict.waiver_id,
+            }
+            for conflict, found, fact, verdict in zip(
+                stored, detected, facts, evaluation.verdicts, strict=True
+            )
+        ],
+        rule_ids=sorted({v.rule_id for v in evaluation.verdicts if v.rule_id}),
         outcome=outcome,
         held=held,
-        now=now,
-    )
+    ).save(force_insert=True)
     audit_for(event_type, artifact, actor=actor, payload=event_payload)
     _events_append(
         artifact=artifact,
-        conflicts=conflicts,
+        conflicts=stored,
         evaluation=evaluation,
         actor=actor,
         decision_id=decision_id,
         now=now,
     )
-    return conflicts
+    return stored
