@@ -2,8 +2,8 @@
 PostgreSQL, Redis, the load generator (this process) and the rest, per request and as a share
 of a core. Starts the server the way bench/run.py does, on a throwaway org.
 
-    .venv/bin/python bench/cpu_split.py [--kind health|read|declare] [--workers 4]
-        [--seconds 8]
+    .venv/bin/python bench/cpu_split.py [--kind health|read|declare] [--server api|asgi]
+        [--workers N] [--seconds 8]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from run import (
     Actor,
     agent_key_create,
     connection,
+    default_workers,
     free_port,
     organization_create,
     project_create,
@@ -60,7 +61,8 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", default="health", choices=["health", "read", "declare"])
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 2))
+    parser.add_argument("--server", default="api", choices=["api", "asgi", "wsgi"])
+    parser.add_argument("--workers", type=int, default=0, help="default: the server's own")
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
 
@@ -72,7 +74,7 @@ def main() -> None:
     keys = [agent_key_create(agent_name=f"agent-{i}").key for i in range(8)]
     connection.set_schema_to_public()
     port = free_port()
-    server = start_server(port, args.workers)
+    server = start_server(port, args.workers or default_workers(args.server), args.server)
     try:
         agents = [{"Host": domain, "Authorization": f"Bearer {key}"} for key in keys]
         headers = {"Host": domain} if args.kind == "health" else agents

@@ -9,8 +9,10 @@ hits all of them rather than one. A ratio is MetaQore's requests/s over the refe
 summed over all rounds; the per-round ratios are reported beside it. Then the declarations are
 sent open loop at half the rate they reached, for their latency without queueing.
 
-MetaQore runs as in production: gunicorn with uvicorn workers, rate limiting ON with Redis
-(limits set so high that nothing is refused: every request still pays for its counters).
+MetaQore runs as in production: the API server (Granian's WSGI workers, one per core), rate
+limiting ON with Redis (limits set so high that nothing is refused: every request still pays
+for its counters). ``bench/run.py --server asgi`` measures the all-in-one gunicorn + uvicorn
+server instead.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ throughput and latency, scaling, reads and export.
     .venv/bin/python bench/run.py --overhead-only  # the ratios to the reference, under a minute
     .venv/bin/python bench/run.py --smoke          # seconds; CI runs it through the test suite
 
-Starts the server the production way (gunicorn + uvicorn workers, DEBUG off, workers =
-2 x cores, rate limiting ON with its counters in Redis) on a fresh org in the embedded
+Starts the API server the production way (Granian's WSGI workers, metaqore_site.api_server,
+one per core, DEBUG off, rate limiting ON with its counters in Redis; ``--server asgi`` for
+the all-in-one gunicorn + uvicorn server, 2 x cores) on a fresh org in the embedded
 database (or DATABASE_URL), and beside it the reference, a FastAPI hello world under uvicorn
 (bench/reference_app.py). Drives both from an async httpx load generator on loopback (one
 client per agent, bounded in requests and seconds), prints the overhead ratios side by side
@@ -69,7 +70,14 @@ def redis_url() -> str:
     return url
 
 
-def start_server(port: int, workers: int, server: str = "asgi") -> subprocess.Popen:
+def default_workers(server: str) -> int:
+    """What each server runs by default: the API server one worker per core
+    (metaqore_site.api_server), gunicorn 2 x cores (gunicorn.conf.py)."""
+    cores = os.cpu_count() or 2
+    return cores if server == "api" else 2 * cores
+
+
+def start_server(port: int, workers: int, server: str = "api") -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "false",
@@ -90,7 +98,7 @@ def start_server(port: int, workers: int, server: str = "asgi") -> subprocess.Po
             "metaqore_site.wsgi:application",
             ["--worker-class", "gthread", "--threads", "4"],
         )
-    else:  # production's default: uvicorn workers (ASGI), needed for SSE and WebSockets
+    else:  # the all-in-one server: uvicorn workers (ASGI), needed for SSE and WebSockets
         app, worker = (
             "metaqore_site.asgi:application",
             ["--worker-class", "uvicorn_worker.UvicornWorker"],
@@ -99,6 +107,9 @@ def start_server(port: int, workers: int, server: str = "asgi") -> subprocess.Po
         sys.executable, "-m", "gunicorn", app, *worker, "--workers", str(workers),
         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
     ]  # fmt: skip
+    if server == "api":  # production's API server: Granian, WSGI (its module says why)
+        env.update(WEB_CONCURRENCY=str(workers), METAQORE_BIND="127.0.0.1", PORT=str(port))
+        command = [sys.executable, "-m", "metaqore_site.api_server"]
     log = (RESULTS / "server.log").open("w")  # access logs and warnings, away from the table
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
@@ -115,8 +126,7 @@ def vacuum_events() -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    cores = os.cpu_count() or 2
-    workers = args.workers or 2 * cores
+    workers = args.workers or default_workers(args.server)
     results: list[dict] = []
     slug = f"bench-{int(time.time())}"
     domain = f"{slug}.localhost"
@@ -463,10 +473,15 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
-    parser.add_argument("--workers", type=int, default=0, help="default: 2 x cores")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: cores (api), 2 x cores (asgi, wsgi)"
+    )
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     parser.add_argument(
-        "--server", choices=["asgi", "wsgi"], default="asgi", help="gunicorn worker type"
+        "--server",
+        choices=["api", "asgi", "wsgi"],
+        default="api",
+        help="api: Granian (production's API server); asgi, wsgi: gunicorn's worker types",
     )
     parser.add_argument(
         "--overhead-only",

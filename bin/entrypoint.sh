@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # MetaQore container entrypoint (also run by the test suite outside Docker).
 #
-#   bin/entrypoint.sh web       wait for the database, migrate, [demo org], exec gunicorn (ASGI)
+#   bin/entrypoint.sh web       wait for the database, migrate, [demo org], exec gunicorn (ASGI):
+#                               everything, the event stream, WebSockets and MCP included
+#   bin/entrypoint.sh api       the same, then exec the API server (Granian, WSGI): every plain
+#                               HTTP request, faster; streams go to `web` (docs/DEPLOYMENT.md)
 #   bin/entrypoint.sh migrate   wait for the database and migrate every schema, then exit
 #   bin/entrypoint.sh worker    wait for the database, exec a background worker (jobs, schedules)
 #   bin/entrypoint.sh <cmd…>    anything else is exec'd as is (e.g. python manage.py shell)
@@ -50,11 +53,14 @@ demo_org() {
 
 command="${1:-web}"
 case "$command" in
-  web)
+  web|api)
     if truthy "${METAQORE_MIGRATE_ON_START:-true}"; then wait_for_database owner; migrate; fi
     wait_for_database runtime
     demo_org
     export PORT="${PORT:-${METAQORE_PORT:-8001}}"
+    if [ "$command" = api ]; then
+      exec "$PYTHON" -m metaqore_site.api_server
+    fi
     if [ -f gunicorn.conf.py ]; then  # workers, bind and worker class come from the config
       exec "$PYTHON" -m gunicorn metaqore_site.asgi:application --config gunicorn.conf.py
     fi

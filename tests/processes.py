@@ -79,6 +79,8 @@ def free_port() -> int:
 def server_command(kind: str, port: int) -> list[str]:
     if kind == "runserver":
         return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    if kind == "api":  # production's API server (Granian, WSGI); running_server sets its port
+        return [sys.executable, "-m", "metaqore_site.api_server"]
     # Production's stack: gunicorn with a uvicorn (ASGI) worker. It starts without touching
     # the database, where runserver's startup checks refuse to start when it is down.
     return [
@@ -92,13 +94,16 @@ def server_command(kind: str, port: int) -> list[str]:
 def running_server(
     env: dict[str, str], kind: str = "runserver", timeout: float = 30, log: Path | None = None
 ) -> Iterator[str]:
-    """Serve the project (``runserver`` or ``gunicorn``) on a free port; yield its base URL.
+    """Serve the project (``runserver``, ``gunicorn`` or ``api``) on a free port; yield its
+    base URL. The API server runs ``WEB_CONCURRENCY`` workers from ``env`` (default 1).
 
     The server's stderr (request lines, tracebacks) goes to ``log`` when given: a pipe nobody
     reads would block a chatty server. The server is killed at the end, whatever happens in
     the ``with`` block.
     """
     port = free_port()
+    if kind == "api":
+        env = {"WEB_CONCURRENCY": "1", **env, "PORT": str(port), "METAQORE_BIND": "127.0.0.1"}
     stderr = open(log, "w+") if log else subprocess.PIPE  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         server_command(kind, port),
