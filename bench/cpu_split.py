@@ -45,7 +45,7 @@ def cpu_by_group() -> dict[str, float]:
             continue
         if proc.info["pid"] == me:
             totals["loadgen"] += used
-        elif "gunicorn" in command:
+        elif "gunicorn" in command or "metaqore_site.api_server" in command:
             totals["server"] += used
         elif "postgres" in name or "postgres:" in command:
             totals["postgres"] += used
