@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_compose_services_use_entrypoint_commands():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     entrypoint = (ROOT / "bin/entrypoint.sh").read_text()
-    commands = set(re.findall(r"^  (\w+)\)$", entrypoint, re.MULTILINE))
-    assert {"web", "migrate", "worker"} <= commands
+    cases = re.findall(r"^  ([\w|]+)\)$", entrypoint, re.MULTILINE)
+    commands = {command for case in cases for command in case.split("|")}
+    assert {"web", "api", "migrate", "worker"} <= commands
     services = compose["services"]
     assert {"db", "redis", "web", "worker", "migrate"} <= set(services)
     for name in ("web", "worker", "migrate"):

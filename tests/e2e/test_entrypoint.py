@@ -35,11 +35,13 @@ def run_entrypoint(*args: str, env: dict, timeout: float = 180) -> subprocess.Co
 
 
 @contextlib.contextmanager
-def entrypoint_web(env: dict, port: int) -> Iterator[tuple[str, tuple[int, bytes]]]:
-    """``bin/entrypoint.sh web`` until the block ends: its base URL and its first answer to
-    ``GET /api/v1/health`` (status, body), once it answers at all."""
+def entrypoint_web(
+    env: dict, port: int, command: str = "web"
+) -> Iterator[tuple[str, tuple[int, bytes]]]:
+    """``bin/entrypoint.sh web`` (or ``api``) until the block ends: its base URL and its first
+    answer to ``GET /api/v1/health`` (status, body), once it answers at all."""
     server = subprocess.Popen(
-        ["bash", "bin/entrypoint.sh", "web"],
+        ["bash", "bin/entrypoint.sh", command],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -56,7 +58,7 @@ def entrypoint_web(env: dict, port: int) -> Iterator[tuple[str, tuple[int, bytes
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "gunicorn did not start"
+                assert time.monotonic() < deadline, f"entrypoint {command} did not start"
                 time.sleep(0.2)
         yield base, (status, body)
     finally:
@@ -87,6 +89,13 @@ def test_migrate_then_web(fresh_database, tmp_path):
         headers = {"Host": "acme.localhost", "Authorization": f"Bearer {credentials['agent_key']}"}
         status, _, body = http("GET", f"{base}/api/v1/projects", headers=headers)
         assert status == 200, body
+
+    # The API server (Granian): migrations already applied, the same org answers
+    with entrypoint_web(env, port, command="api") as (base, health):
+        assert health[0] == 200 and json.loads(health[1])["database"] == "ok"
+        status, response, body = http("GET", f"{base}/api/v1/projects", headers=headers)
+        assert status == 200, body
+        assert response["Server"] == "granian"
 
 
 def test_wait_for_database_gives_up(tmp_path):
