@@ -17,9 +17,18 @@ Command-line options override these (the tests run ``--workers 1 --bind 127.0.0.
 
 import multiprocessing
 import os
-import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+# The project's modules, also when gunicorn is started by its script from another directory.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metaqore_site.metrics_directory import (
+    metrics_directory_create,
+    metrics_directory_empty,
+    metrics_directory_remove,
+)
 
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count())
@@ -38,17 +47,6 @@ keepalive = 75
 graceful_timeout = 10  # open event streams end; their clients resume with Last-Event-ID
 accesslog = "-"
 
-_METRICS_PREFIX = "metaqore-prometheus-"
-
-
-def _remove_orphaned_metrics_dirs() -> None:
-    """Directories of masters that were killed (no on_exit) and whose pid is gone."""
-    for directory in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*"):
-        pid = directory.name.removeprefix(_METRICS_PREFIX).split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
-            shutil.rmtree(directory, ignore_errors=True)
-
-
 _CONTROL_DIR = Path(tempfile.gettempdir()) / f"metaqore-gunicorn-{os.getuid()}"
 
 
@@ -65,20 +63,14 @@ def _instance_control_socket() -> str:
 
 control_socket = os.environ.get("METAQORE_CONTROL_SOCKET") or _instance_control_socket()
 
-_created_metrics_dir = None
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # Set before the workers import prometheus_client: they inherit it when forked.
-    _remove_orphaned_metrics_dirs()
-    _created_metrics_dir = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+# Set before the workers import prometheus_client: they inherit it when forked.
+_created_metrics_dir = (
+    None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else metrics_directory_create()
+)
 
 
 def on_starting(server):
-    """Values left by a previous run of this directory would be added to ours: start empty."""
-    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
+    metrics_directory_empty()
 
 
 def child_exit(server, worker):
@@ -89,5 +81,4 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _created_metrics_dir:
-        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
+    metrics_directory_remove(_created_metrics_dir)

@@ -93,23 +93,18 @@ def start_server(port: int, workers: int, server: str = "api") -> subprocess.Pop
         "METAQORE_LOG_LEVEL": "WARNING",
         "METAQORE_DB_ROLE": "runtime",  # as production serves (this process sets up as owner)
     }
-    if server == "wsgi":  # gunicorn's threaded WSGI workers: no sync/async switches per request
-        app, worker = (
-            "metaqore_site.wsgi:application",
-            ["--worker-class", "gthread", "--threads", "4"],
-        )
-    else:  # the all-in-one server: uvicorn workers (ASGI), needed for SSE and WebSockets
-        app, worker = (
-            "metaqore_site.asgi:application",
-            ["--worker-class", "uvicorn_worker.UvicornWorker"],
-        )
-    command = [
-        sys.executable, "-m", "gunicorn", app, *worker, "--workers", str(workers),
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
     if server == "api":  # production's API server: Granian, WSGI (its module says why)
         env.update(WEB_CONCURRENCY=str(workers), METAQORE_BIND="127.0.0.1", PORT=str(port))
         command = [sys.executable, "-m", "metaqore_site.api_server"]
+    else:
+        if server == "wsgi":  # gunicorn's threaded WSGI workers: no sync/async switches
+            app, worker = "metaqore_site.wsgi:application", ["-k", "gthread", "--threads", "4"]
+        else:  # the all-in-one server: uvicorn workers (ASGI), needed for SSE and WebSockets
+            app, worker = "metaqore_site.asgi:application", ["-k", "uvicorn_worker.UvicornWorker"]
+        command = [
+            sys.executable, "-m", "gunicorn", app, *worker, "--workers", str(workers),
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ]  # fmt: skip
     log = (RESULTS / "server.log").open("w")  # access logs and warnings, away from the table
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT

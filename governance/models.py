@@ -48,8 +48,12 @@ class SingletonPolicy(models.Model):
 
     @classmethod
     def load(cls, *, for_update: bool = False) -> Self:
-        queryset = cls.objects.select_for_update() if for_update else cls.objects
-        policy = queryset.filter(pk=1).first() if for_update else cls._row().first()
+        if for_update:
+            queryset = cls.objects.select_for_update()
+            policy = queryset.filter(pk=1).first()
+        else:
+            queryset = cls.objects
+            policy = cls._row().first()
         if policy is None:
             # The migration's row is gone (deleted through an audited path): recreate the
             # defaults as a governed change of its own, without firing the audit receivers.

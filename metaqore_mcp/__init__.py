@@ -7,3 +7,7 @@ authentication, permissions, rate limits, privileged rules, idempotency and audi
 ``metaqore_mcp.summaries`` writes the paragraph an LLM reads beside the JSON, and
 ``metaqore_mcp.http`` mounts the server in the ASGI application (see metaqore_site/asgi.py).
 """
+
+# Where the server answers; here, not in metaqore_mcp.http, so that the WSGI entry can name the
+# paths (it answers them 501) without loading the MCP SDK.
+MCP_PATHS = ("/mcp", "/mcp/")

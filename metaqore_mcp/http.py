@@ -30,7 +30,6 @@ from metaqore_mcp.tools import build_server
 
 logger = logging.getLogger(__name__)
 
-MCP_PATHS = ("/mcp", "/mcp/")
 STATUS_FOR_REFUSAL = {CLOSE_UNAUTHORIZED: 401, CLOSE_FORBIDDEN: 403}
 
 

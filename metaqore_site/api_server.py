@@ -31,29 +31,15 @@ This module does not import Django: the workers do, each on its own.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 from granian import Granian
 from granian.constants import Interfaces
 
-METRICS_PREFIX = "metaqore-prometheus-"
-
-
-def metrics_directory_prepare() -> str | None:
-    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory before the workers start.
-    Returns the directory this call created (to remove on exit), or None if it was given."""
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if given:
-        directory = Path(given)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):  # a previous run's values would be added to ours
-            stale.unlink()
-        return None
-    created = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
-    return created
+from metaqore_site.metrics_directory import (
+    metrics_directory_create,
+    metrics_directory_empty,
+    metrics_directory_remove,
+)
 
 
 def server_build() -> Granian:
@@ -73,12 +59,12 @@ def server_build() -> Granian:
 
 
 def main() -> None:
-    created = metrics_directory_prepare()
+    created = None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else metrics_directory_create()
+    metrics_directory_empty()
     try:
         server_build().serve()
     finally:
-        if created:
-            shutil.rmtree(created, ignore_errors=True)
+        metrics_directory_remove(created)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from events.websocket import websocket_urlpatterns  # noqa: E402
-from metaqore_mcp.http import MCP_PATHS, McpHttpApp  # noqa: E402
+from metaqore_mcp import MCP_PATHS  # noqa: E402
+from metaqore_mcp.http import McpHttpApp  # noqa: E402
 from metaqore_site.heap import freeze_loaded_heap  # noqa: E402
 from metaqore_site.wsgi_bridge import WsgiBridge  # noqa: E402
 

@@ -20,17 +20,16 @@ from granian.utils.proxies import wrap_wsgi_with_proxy_headers
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metaqore_site.settings")
 django_application = get_wsgi_application()
 
+from metaqore_mcp import MCP_PATHS  # noqa: E402 (the package alone: no MCP SDK)
 from metaqore_site.heap import freeze_loaded_heap  # noqa: E402 (needs Django set up)
 
-# metaqore_mcp.http.MCP_PATHS; not imported from there: that would load the MCP SDK here.
-ASGI_ONLY_PATHS = ("/mcp", "/mcp/")
 _ASGI_ONLY_BODY = json.dumps(
     {"detail": "MCP (Streamable HTTP) needs the ASGI server (bin/entrypoint.sh web)."}
 ).encode()
 
 
 def _asgi_only_or_django(environ: dict, start_response: Callable) -> Iterable[bytes]:
-    if environ.get("PATH_INFO") in ASGI_ONLY_PATHS:
+    if environ.get("PATH_INFO") in MCP_PATHS:
         start_response(
             "501 Not Implemented",
             [("Content-Type", "application/json"), ("Content-Length", str(len(_ASGI_ONLY_BODY)))],

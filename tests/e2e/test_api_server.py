@@ -37,61 +37,67 @@ def server_env(**overrides: str) -> dict[str, str]:
     )
 
 
+@pytest.fixture(scope="module")
+def api_base(live, tmp_path_factory) -> Iterator[str]:
+    """One API server (two workers) for the tests that need no settings of their own."""
+    log = tmp_path_factory.mktemp("api-server") / "server.log"
+    with running_server(server_env(), kind="api", log=log) as base:
+        yield base
+
+
 def agent(live: LiveOrg) -> dict[str, str]:
     return {"Host": live.domain, "Authorization": f"Bearer {live.key}"}
 
 
-def test_serves_reads_and_governed_declarations(live, tmp_path):
-    with running_server(server_env(), kind="api", log=tmp_path / "server.log") as base:
-        status, headers, body = http("GET", f"{base}/api/v1/health", headers={"Host": live.domain})
-        assert status == 200, body
-        assert json.loads(body)["organization"] == live.organization.slug
-        assert headers["X-Request-ID"]
-        assert int(headers["X-RateLimit-Remaining"]) > 0
+def test_serves_reads_and_governed_declarations(live, api_base):
+    status, headers, body = http("GET", f"{api_base}/api/v1/health", headers={"Host": live.domain})
+    assert status == 200, body
+    assert json.loads(body)["organization"] == live.organization.slug
+    assert headers["X-Request-ID"]
+    assert int(headers["X-RateLimit-Remaining"]) > 0
 
-        status, _, body = http(
-            "GET", f"{base}/api/v1/projects/{live.project_id}", headers=agent(live)
-        )
-        assert status == 200, body
-        assert json.loads(body)["id"] == live.project_id
+    status, _, body = http(
+        "GET", f"{api_base}/api/v1/projects/{live.project_id}", headers=agent(live)
+    )
+    assert status == 200, body
+    assert json.loads(body)["id"] == live.project_id
 
-        declaration = {"project_id": live.project_id, "artifact_type": "api-server", "data": {}}
-        status, headers_of_declaration, body = http(
-            "POST",
-            f"{base}/api/v1/artifacts",
-            headers={**agent(live), "Content-Type": "application/json"},
-            body=json.dumps(declaration).encode(),
-        )
-        assert status == 201, body
-        artifact = json.loads(body)["id"]
-        with schema_context(live.organization.schema_name):
-            declared = AuditEvent.objects.get(event_type="artifact.declared", resource_id=artifact)
-        assert declared.request_id == headers_of_declaration["X-Request-ID"]
+    declaration = {"project_id": live.project_id, "artifact_type": "api-server", "data": {}}
+    status, headers_of_declaration, body = http(
+        "POST",
+        f"{api_base}/api/v1/artifacts",
+        headers={**agent(live), "Content-Type": "application/json"},
+        body=json.dumps(declaration).encode(),
+    )
+    assert status == 201, body
+    artifact = json.loads(body)["id"]
+    with schema_context(live.organization.schema_name):
+        declared = AuditEvent.objects.get(event_type="artifact.declared", resource_id=artifact)
+    assert declared.request_id == headers_of_declaration["X-Request-ID"]
 
-        # Bad input: field errors, not a 500
-        status, _, body = http(
-            "POST",
-            f"{base}/api/v1/artifacts",
-            headers={**agent(live), "Content-Type": "application/json"},
-            body=b'{"project_id": 7}',
-        )
-        assert status == 400, body
-        assert "artifact_type" in json.loads(body)
-
-
-def test_streams_answer_501_pointing_at_the_asgi_server(live, tmp_path):
-    with running_server(server_env(), kind="api", log=tmp_path / "server.log") as base:
-        status, headers, body = http("POST", f"{base}/mcp", headers=agent(live), body=b"{}")
-        assert status == 501
-        assert headers["Content-Type"] == "application/json"
-        assert "ASGI server" in json.loads(body)["detail"]
-
-        status, _, body = http("GET", f"{base}/api/v1/events/stream", headers=agent(live))
-        assert status == 501
-        assert "ASGI server" in json.loads(body)["detail"]
+    # Bad input: field errors, not a 500
+    status, _, body = http(
+        "POST",
+        f"{api_base}/api/v1/artifacts",
+        headers={**agent(live), "Content-Type": "application/json"},
+        body=b'{"project_id": 7}',
+    )
+    assert status == 400, body
+    assert "artifact_type" in json.loads(body)
 
 
-def test_metrics_sum_every_worker(live, tmp_path):
+def test_streams_answer_501_pointing_at_the_asgi_server(live, api_base):
+    status, headers, body = http("POST", f"{api_base}/mcp", headers=agent(live), body=b"{}")
+    assert status == 501
+    assert headers["Content-Type"] == "application/json"
+    assert "ASGI server" in json.loads(body)["detail"]
+
+    status, _, body = http("GET", f"{api_base}/api/v1/events/stream", headers=agent(live))
+    assert status == 501
+    assert "ASGI server" in json.loads(body)["detail"]
+
+
+def test_metrics_sum_every_worker(live, api_base):
     """Each request opens its own connection, so both workers serve some; a scrape answered
     by either worker reports all of them (PROMETHEUS_MULTIPROC_DIR, set by the server)."""
     pattern = re.compile(
@@ -100,16 +106,15 @@ def test_metrics_sum_every_worker(live, tmp_path):
         re.MULTILINE,
     )
 
-    def health_served(base: str) -> float:
-        status, _, body = http("GET", f"{base}/metrics")
+    def health_served() -> float:
+        status, _, body = http("GET", f"{api_base}/metrics")
         assert status == 200
         return sum(float(value) for value in pattern.findall(body.decode()))
 
-    with running_server(server_env(), kind="api", log=tmp_path / "server.log") as base:
-        before = health_served(base)  # running_server's own first request
-        for _ in range(20):
-            assert http("GET", f"{base}/api/v1/health", headers={"Host": live.domain})[0] == 200
-        assert [health_served(base) for _ in range(6)] == [before + 20] * 6
+    before = health_served()  # what the server answered before this test
+    for _ in range(20):
+        assert http("GET", f"{api_base}/api/v1/health", headers={"Host": live.domain})[0] == 200
+    assert [health_served() for _ in range(6)] == [before + 20] * 6
 
 
 def test_forwarded_for_counts_the_client_only_from_a_trusted_proxy(live, tmp_path):
