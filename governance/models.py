@@ -49,10 +49,8 @@ class SingletonPolicy(models.Model):
     @classmethod
     def load(cls, *, for_update: bool = False) -> Self:
         if for_update:
-            queryset = cls.objects.select_for_update()
-            policy = queryset.filter(pk=1).first()
+            policy = cls.objects.select_for_update().filter(pk=1).first()
         else:
-            queryset = cls.objects
             policy = cls._row().first()
         if policy is None:
             # The migration's row is gone (deleted through an audited path): recreate the
@@ -71,6 +69,7 @@ class SingletonPolicy(models.Model):
                         "rows": len(created),
                     },
                 )
+            queryset = cls.objects.select_for_update() if for_update else cls.objects
             policy = queryset.get(pk=1)
         return policy
 
