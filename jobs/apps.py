@@ -10,6 +10,7 @@ class JobsConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self) -> None:
+        from jobs import signals  # noqa: F401  (cancels a deleted org's waiting jobs)
         from jobs.metrics import OrgJobsCollector, QueueCollector
         from metaqore_site.metrics import register_org_collector, register_platform_collector
 

@@ -20,6 +20,7 @@ from jobs.queue import (
 )
 from metaqore_site.settings import schedules_from_env
 from tenants.models import Organization
+from tenants.services import organization_create
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +108,18 @@ def test_the_readme_lists_every_schedule_with_its_default():
     assert SCHEDULES  # the apps' tasks modules registered theirs at start
     for name, (_cron, default) in SCHEDULES.items():
         assert f"| `{name}` | `{default}` |" in readme, name
+
+
+def test_deleting_an_org_cancels_its_waiting_jobs_and_no_one_elses(org_a):
+    """The worker would skip them (the org is gone); until then they would count as queue
+    depth. Cancelled, not deleted: the jobs page and the table keep the record."""
+    connection.set_schema_to_public()
+    doomed = organization_create(slug="doomed-jobs", name="Doomed", domain="doomed-jobs.localhost")
+    gone = enqueue(requeue_expired_leases, org=doomed.schema_name)
+    later = enqueue(requeue_expired_leases, org=doomed.schema_name, schedule_in={"hours": 1})
+    kept = enqueue(requeue_expired_leases, org=org_a.schema_name)
+
+    doomed.delete(force_drop=True)
+
+    status = dict(ProcrastinateJob.objects.values_list("id", "status"))
+    assert (status[gone], status[later], status[kept]) == ("cancelled", "cancelled", "todo")
