@@ -4,9 +4,11 @@ connection, as an agent is) and open-loop paced agents, and the summary of their
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -37,6 +39,22 @@ def summarize(name: str, latencies: list[float], errors: int, seconds: float, **
     }
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection in the load generator while it measures (``timeit`` does
+    the same). Its full collections took 12-70 ms every few seconds here even with its heap
+    frozen, and during one no request is sent or answered: the pause was charged to the
+    server measured, as throughput lost and as latency (the whole half-rate p99 of some runs).
+    Reference-counted memory is still freed; the cycles wait a few seconds."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,27 +80,39 @@ async def load(
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
-    deadline = time.monotonic() + max_seconds
+    # Built before the clock starts (see paced_load): each takes the event loop for a while.
+    clients = [
+        httpx.AsyncClient(
+            base_url=base,
+            headers=headers[i] if isinstance(headers, list) else headers,
+            timeout=30,
+        )
+        for i in range(concurrency)
+    ]
 
-    async def worker(worker_id: int) -> None:
+    async def worker(worker_id: int, client: httpx.AsyncClient, deadline: float) -> None:
         nonlocal errors
-        own = headers[worker_id] if isinstance(headers, list) else headers
-        async with httpx.AsyncClient(base_url=base, headers=own, timeout=30) as client:
-            for n in counter:
-                if time.monotonic() > deadline:
-                    return
-                method, path, body = make_request(worker_id, n)
-                began = time.perf_counter()
-                response = await client.request(method, path, json=body)
-                latencies.append(time.perf_counter() - began)
-                if response.status_code not in ok:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"unexpected {response.status_code}: {response.text[:300]}")
+        for n in counter:
+            if time.monotonic() > deadline:
+                return
+            method, path, body = make_request(worker_id, n)
+            began = time.perf_counter()
+            response = await client.request(method, path, json=body)
+            latencies.append(time.perf_counter() - began)
+            if response.status_code not in ok:
+                errors += 1
+                if errors <= 3:
+                    print(f"unexpected {response.status_code}: {response.text[:300]}")
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return latencies, errors, time.perf_counter() - started
+    try:
+        with collector_paused():
+            started = time.perf_counter()
+            deadline = time.monotonic() + max_seconds
+            await asyncio.gather(*(worker(i, client, deadline) for i, client in enumerate(clients)))
+            return latencies, errors, time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def paced_load(
@@ -96,33 +126,48 @@ async def paced_load(
     """Open loop: each agent (one per ``headers`` entry) sends at fixed intervals (``rate``
     requests/s in all), whatever the answers' speed. Latency counts from the scheduled send
     time, so a request that had to wait for its agent's previous answer is charged for the
-    wait (no coordinated omission)."""
+    wait (no coordinated omission).
+
+    Every agent's client is built before the schedule starts: building an httpx client takes
+    the event loop for milliseconds (an SSL context even for plain HTTP), and built inside the
+    schedule, the eighth agent's construction delayed the first sends of the other seven,
+    which were charged for it (0.1 s and more: the whole p99 of a short run)."""
     interval = len(headers) / rate
     latencies: list[float] = []
     errors = 0
+    clients = [httpx.AsyncClient(base_url=base, headers=own, timeout=30) for own in headers]
 
-    async def agent(index: int, own: dict[str, str]) -> None:
+    async def agent(index: int, client: httpx.AsyncClient, start: float) -> None:
         nonlocal errors
-        async with httpx.AsyncClient(base_url=base, headers=own, timeout=30) as client:
-            start = time.perf_counter() + index * interval / len(headers)  # spread the agents
-            n = 0
-            while True:
-                scheduled = start + n * interval
-                if scheduled - start > seconds:
-                    return
-                await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-                method, path, body = make_request(index, n)
-                response = await client.request(method, path, json=body)
-                latencies.append(time.perf_counter() - scheduled)
-                if response.status_code not in ok:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"unexpected {response.status_code}: {response.text[:300]}")
-                n += 1
+        n = 0
+        while True:
+            scheduled = start + n * interval
+            if scheduled - start > seconds:
+                return
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            method, path, body = make_request(index, n)
+            response = await client.request(method, path, json=body)
+            latencies.append(time.perf_counter() - scheduled)
+            if response.status_code not in ok:
+                errors += 1
+                if errors <= 3:
+                    print(f"unexpected {response.status_code}: {response.text[:300]}")
+            n += 1
 
-    began = time.perf_counter()
-    await asyncio.gather(*(agent(i, own) for i, own in enumerate(headers)))
-    return latencies, errors, time.perf_counter() - began
+    try:
+        with collector_paused():
+            began = time.perf_counter()
+            # The agents are spread over one interval, as independent agents would be.
+            await asyncio.gather(
+                *(
+                    agent(i, client, began + i * interval / len(clients))
+                    for i, client in enumerate(clients)
+                )
+            )
+            return latencies, errors, time.perf_counter() - began
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def wait_until_up(url: str, proc, what: str, timeout: float = 60) -> None:
