@@ -8,7 +8,7 @@ import contextlib
 import gc
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -55,6 +55,38 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.asynccontextmanager
+async def agents_ready(
+    base: str, headers: list[dict[str, str]]
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One client per agent, all built before the caller starts its clock, closed at the end;
+    the collector paused in between. Building an httpx client takes the event loop for
+    milliseconds (an SSL context even for plain HTTP): built on the clock, the eighth agent's
+    construction delayed the other seven's first sends, which were charged for it (0.1 s and
+    more in an open loop: the whole p99 of a short run)."""
+    clients = [httpx.AsyncClient(base_url=base, headers=own, timeout=30) for own in headers]
+    try:
+        with collector_paused():
+            yield clients
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+class Unexpected:
+    """Answers outside ``ok``: counted, and the first three printed."""
+
+    def __init__(self, ok: tuple[int, ...]) -> None:
+        self.ok = ok
+        self.count = 0
+
+    def check(self, response: httpx.Response) -> None:
+        if response.status_code not in self.ok:
+            self.count += 1
+            if self.count <= 3:
+                print(f"unexpected {response.status_code}: {response.text[:300]}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,20 +110,11 @@ async def load(
     check once past a few connections, and the load generator shares the server's cores.
     ``headers`` is one dict for every worker or one per worker (e.g. an agent's key)."""
     latencies: list[float] = []
-    errors = 0
+    unexpected = Unexpected(ok)
     counter = iter(range(total))
-    # Built before the clock starts (see paced_load): each takes the event loop for a while.
-    clients = [
-        httpx.AsyncClient(
-            base_url=base,
-            headers=headers[i] if isinstance(headers, list) else headers,
-            timeout=30,
-        )
-        for i in range(concurrency)
-    ]
+    per_worker = headers if isinstance(headers, list) else [headers] * concurrency
 
     async def worker(worker_id: int, client: httpx.AsyncClient, deadline: float) -> None:
-        nonlocal errors
         for n in counter:
             if time.monotonic() > deadline:
                 return
@@ -99,20 +122,13 @@ async def load(
             began = time.perf_counter()
             response = await client.request(method, path, json=body)
             latencies.append(time.perf_counter() - began)
-            if response.status_code not in ok:
-                errors += 1
-                if errors <= 3:
-                    print(f"unexpected {response.status_code}: {response.text[:300]}")
+            unexpected.check(response)
 
-    try:
-        with collector_paused():
-            started = time.perf_counter()
-            deadline = time.monotonic() + max_seconds
-            await asyncio.gather(*(worker(i, client, deadline) for i, client in enumerate(clients)))
-            return latencies, errors, time.perf_counter() - started
-    finally:
-        for client in clients:
-            await client.aclose()
+    async with agents_ready(base, per_worker[:concurrency]) as clients:
+        started = time.perf_counter()
+        deadline = time.monotonic() + max_seconds
+        await asyncio.gather(*(worker(i, client, deadline) for i, client in enumerate(clients)))
+        return latencies, unexpected.count, time.perf_counter() - started
 
 
 async def paced_load(
@@ -126,19 +142,13 @@ async def paced_load(
     """Open loop: each agent (one per ``headers`` entry) sends at fixed intervals (``rate``
     requests/s in all), whatever the answers' speed. Latency counts from the scheduled send
     time, so a request that had to wait for its agent's previous answer is charged for the
-    wait (no coordinated omission).
-
-    Every agent's client is built before the schedule starts: building an httpx client takes
-    the event loop for milliseconds (an SSL context even for plain HTTP), and built inside the
-    schedule, the eighth agent's construction delayed the first sends of the other seven,
-    which were charged for it (0.1 s and more: the whole p99 of a short run)."""
+    wait (no coordinated omission). The clients are ready before the schedule starts
+    (``agents_ready``)."""
     interval = len(headers) / rate
     latencies: list[float] = []
-    errors = 0
-    clients = [httpx.AsyncClient(base_url=base, headers=own, timeout=30) for own in headers]
+    unexpected = Unexpected(ok)
 
     async def agent(index: int, client: httpx.AsyncClient, start: float) -> None:
-        nonlocal errors
         n = 0
         while True:
             scheduled = start + n * interval
@@ -148,26 +158,17 @@ async def paced_load(
             method, path, body = make_request(index, n)
             response = await client.request(method, path, json=body)
             latencies.append(time.perf_counter() - scheduled)
-            if response.status_code not in ok:
-                errors += 1
-                if errors <= 3:
-                    print(f"unexpected {response.status_code}: {response.text[:300]}")
+            unexpected.check(response)
             n += 1
 
-    try:
-        with collector_paused():
-            began = time.perf_counter()
-            # The agents are spread over one interval, as independent agents would be.
-            await asyncio.gather(
-                *(
-                    agent(i, client, began + i * interval / len(clients))
-                    for i, client in enumerate(clients)
-                )
-            )
-            return latencies, errors, time.perf_counter() - began
-    finally:
-        for client in clients:
-            await client.aclose()
+    async with agents_ready(base, headers) as clients:
+        began = time.perf_counter()
+        # The agents are spread over one interval, as independent agents would be.
+        spread = interval / len(clients)
+        await asyncio.gather(
+            *(agent(i, client, began + i * spread) for i, client in enumerate(clients))
+        )
+        return latencies, unexpected.count, time.perf_counter() - began
 
 
 def wait_until_up(url: str, proc, what: str, timeout: float = 60) -> None:
