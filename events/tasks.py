@@ -3,12 +3,13 @@ worker (``manage.py run_worker``); see ``events.webhook_delivery`` for what one 
 
 from __future__ import annotations
 
+import orjson
+
 from compliance.models import AuditEvent
 from events.events import EventFilter, is_streamed, streamed_events_after
 from events.models import Webhook, WebhookDelivery
 from events.webhook_delivery import DeliveryRetry, chain_head_seq, delivery_send
 from jobs.queue import current_org_schema, enqueue, org_task
-from metaqore_site.compiled_query import CompiledQuery
 
 QUEUE = "webhooks"
 
@@ -35,21 +36,25 @@ def deliveries_enqueue(deliveries: list[WebhookDelivery]) -> None:
         )
 
 
-# Read with every live event, inside the org's audit chain lock: compiled once (issue #24).
-_ACTIVE_WEBHOOKS = CompiledQuery(
-    lambda: Webhook.objects.filter(active=True).values("id", "event_types")
+_WEBHOOK_TABLE = Webhook._meta.db_table
+# Read in the statement that appends each event (compliance.audit.on_audit_event): its active
+# webhooks as JSON text, [[id, event_types], ...] in creation order.
+ACTIVE_WEBHOOKS_SQL = (
+    "SELECT coalesce(json_agg(json_build_array(id, event_types) ORDER BY created_at), "  # noqa: S608
+    f"'[]')::text FROM \"{_WEBHOOK_TABLE}\" WHERE active"
 )
 
 
-def deliveries_queue(event: AuditEvent) -> int:
+def deliveries_queue(event: AuditEvent, active_webhooks: str) -> int:
     """For a live event just appended (``compliance.audit.on_audit_event``, so in its
-    transaction): one delivery and one job per active webhook whose patterns match."""
+    transaction, with ``ACTIVE_WEBHOOKS_SQL`` read in the append's statement): one delivery and
+    one job per active webhook whose patterns match."""
     if not is_streamed(event.event_type):
         return 0
     matching = [
-        webhook["id"]
-        for webhook in _ACTIVE_WEBHOOKS.all()
-        if EventFilter(event_types=tuple(webhook["event_types"])).matches(event.event_type)
+        webhook_id
+        for webhook_id, event_types in orjson.loads(active_webhooks)
+        if EventFilter(event_types=tuple(event_types)).matches(event.event_type)
     ]
     if not matching:
         return 0

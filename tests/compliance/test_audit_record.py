@@ -9,7 +9,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from access.actors import SYSTEM, Actor
-from compliance.audit import AuditUnavailable, audit_record
+from compliance import audit
+from compliance.audit import AuditUnavailable, audit_record, on_audit_event
 from compliance.chain import (
     HASHED_FIELDS,
     PERSONAL_FIELDS,
@@ -200,3 +201,31 @@ def test_append_costs_two_queries(org_a, django_assert_num_queries):
     audit_record(event_type="warm.up", actor=SYSTEM)
     with django_assert_num_queries(2):  # lock the head; insert + move the head
         audit_record(event_type="x.y", actor=SYSTEM, payload={"k": "v"})
+
+
+@pytest.fixture
+def hooks_restored():
+    registered = list(audit._event_hooks)
+    yield
+    audit._event_hooks[:] = registered
+    audit._append_statement.cache_clear()
+
+
+def test_a_hooks_read_runs_in_the_appends_own_statement(
+    org_a, hooks_restored, django_assert_num_queries
+):
+    """A hook that reads (events: the active webhooks) costs no round trip of its own: its
+    value comes back from the statement that inserts the event, which sees the event's row."""
+    seen = []
+    on_audit_event(
+        lambda event, value: seen.append((event.seq, value)),
+        read_sql=f'SELECT max(seq)::text FROM "{AuditEvent._meta.db_table}"',
+    )
+    on_audit_event(lambda event: seen.append((event.seq, "no read")))
+    audit_record(event_type="warm.up", actor=SYSTEM)
+    with django_assert_num_queries(2):  # lock the head; insert + move the head + the reads
+        event = audit_record(event_type="x.y", actor=SYSTEM)
+    # A data-modifying CTE's rows are not visible to its own statement's reads: the read
+    # sees the chain as it was when the lock was granted, the event's predecessor last.
+    assert seen[-2:] == [(event.seq, str(event.seq - 1)), (event.seq, "no read")]
+    assert AuditEvent.objects.get(seq=event.seq).event_type == "x.y"
