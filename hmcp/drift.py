@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from access.actors import Actor
 from compliance.audit import audit_for
-from hmcp import rules
+from hmcp import validation_gate
 from hmcp.lifecycle import governed, locked, queue_job
 from hmcp.models import HierarchyPolicy, Specialist, TrainingJob
 
@@ -24,9 +24,11 @@ Lifecycle = Specialist.Lifecycle
 def _drift(specialist: Specialist, max_drop: float) -> float | None:
     """The drop of ``specialist``'s last golden-set score past ``max_drop``, or None."""
     score = specialist.last_golden_set_score
-    if score is None or not rules.drift_detected(specialist.activation_score, score, max_drop):
+    if score is None or not validation_gate.drift_detected(
+        specialist.activation_score, score, max_drop
+    ):
         return None
-    return rules.drift_drop(specialist.activation_score, score)
+    return validation_gate.drift_drop(specialist.activation_score, score)
 
 
 def specialists_check_drift(*, actor: Actor, limit: int = 10_000) -> list[str]:

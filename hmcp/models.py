@@ -16,7 +16,7 @@ from django.db import models
 
 from artifacts.models import Artifact
 from governance.models import SingletonPolicy
-from hmcp import rules
+from hmcp import rules, validation_gate
 from hmcp.defaults import policy_field_values
 from metaqore_site.errors import GovernanceBypassError
 from metaqore_site.governed import GovernedManager, bookkeeping, governed
@@ -186,8 +186,8 @@ class HierarchyPolicy(SingletonPolicy):
             require_task_isolation=self.require_task_isolation,
         )
 
-    def gate_thresholds(self) -> rules.GateThresholds:
-        return rules.GateThresholds(
+    def gate_thresholds(self) -> validation_gate.GateThresholds:
+        return validation_gate.GateThresholds(
             functional_unit_test_min=self.gate_functional_unit_test_min,
             catastrophic_forgetting_max_drop=self.gate_catastrophic_forgetting_max_drop,
             adversarial_robustness_required=self.gate_adversarial_robustness_required,

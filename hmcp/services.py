@@ -18,7 +18,7 @@ from access.permissions import actor_can
 from artifacts.models import Artifact
 from artifacts.services import DeclarationResult, artifact_declare
 from compliance.audit import audit_for, audit_record
-from hmcp import rules
+from hmcp import rules, validation_gate
 from hmcp.lifecycle import (
     finish,
     governed,
@@ -286,10 +286,10 @@ def specialist_observe(
 
     drift: dict[str, Any] | None = None
     policy = HierarchyPolicy.load()
-    if golden_set_score is not None and rules.drift_detected(
+    if golden_set_score is not None and validation_gate.drift_detected(
         specialist.activation_score, golden_set_score, policy.drift_max_drop
     ):
-        drop = rules.drift_drop(specialist.activation_score, golden_set_score)
+        drop = validation_gate.drift_drop(specialist.activation_score, golden_set_score)
         assert drop is not None  # drift_detected: there is a drop
         drift = {
             "activation_score": specialist.activation_score,

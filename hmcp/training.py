@@ -20,7 +20,7 @@ from artifacts import psmp
 from artifacts.models import Artifact
 from artifacts.services import artifact_transition
 from compliance.audit import audit_for
-from hmcp import rules
+from hmcp import validation_gate
 from hmcp.lifecycle import (
     finish,
     governed,
@@ -185,7 +185,9 @@ def _check_lease(job_id: str, actor: Actor) -> None:
         raise LeaseExpired(f"The lease on {job_id} expired; the job was re-queued: claim it again.")
 
 
-def _activate(specialist: Specialist, job: TrainingJob, actor: Actor, gate: rules.GateResult):
+def _activate(
+    specialist: Specialist, job: TrainingJob, actor: Actor, gate: validation_gate.GateResult
+):
     """The gate passed: the artifact becomes active through PSMP, then the specialist."""
     now = timezone.now()
     try:
@@ -199,7 +201,7 @@ def _activate(specialist: Specialist, job: TrainingJob, actor: Actor, gate: rule
         stage = next(s for s in gate.stages if s["stage"] == "psmp_compatibility")
         stage.update(passed=False, reason=exc.detail)
         return False
-    specialist.activation_score = rules.activation_score(job.metrics)
+    specialist.activation_score = validation_gate.activation_score(job.metrics)
     specialist.activated_at = specialist.last_activity_at = now
     move(
         specialist,
@@ -232,7 +234,7 @@ def training_job_complete(
             move(specialist, Lifecycle.VALIDATION_GATING, actor, f"training job {job.id} completed")
         artifact = specialist.artifact
         blockers = psmp.activation_blockers(artifact) if artifact.state == "draft" else []
-        gate = rules.evaluate_gate(metrics, policy.gate_thresholds(), blockers)
+        gate = validation_gate.evaluate_gate(metrics, policy.gate_thresholds(), blockers)
         passed = gate.passed
         if passed and initial:
             passed = _activate(specialist, job, actor, gate)
@@ -246,7 +248,7 @@ def training_job_complete(
         )
         if passed and not initial:
             before = specialist.activation_score
-            specialist.activation_score = rules.activation_score(metrics)
+            specialist.activation_score = validation_gate.activation_score(metrics)
             specialist.drift_detected_at = None
             governed(specialist).save(
                 update_fields=["activation_score", "drift_detected_at", "updated_at"]

@@ -1,5 +1,5 @@
-"""The HMCP rules as pure functions: every evaluation rule and its reason text, the gate's
-stages, drift, size parsing and the defaults file. No database."""
+"""The HMCP rules as pure functions: every evaluation rule and its reason text, size parsing
+and the defaults file. No database (the gate and drift: test_validation_gate.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import pytest
 from hmcp import rules
 from hmcp.defaults import hmcp_defaults, policy_field_values
 from hmcp.rules import (
-    GateThresholds,
     HierarchyRules,
     ParentFacts,
     Proposal,
     SkillFacts,
-    evaluate_gate,
     evaluate_proposal,
     parse_levels,
     parse_size,
@@ -24,14 +22,6 @@ RULES = HierarchyRules(
     chaining_depth=2, levels=LEVELS, min_confidence=0.93, require_task_isolation=True
 )
 SKILL = SkillFacts("data-cleaning", 500, ("gpt-4o", "llama-3-70b"))
-THRESHOLDS = GateThresholds(0.96, 0.01, True, True)
-MISSING = object()
-GOOD = {
-    "functional_unit_test": 0.97,
-    "catastrophic_forgetting_drop": 0.004,
-    "adversarial_robustness": True,
-    "psmp_compatibility": True,
-}
 
 
 def make(**overrides) -> Proposal:
@@ -354,92 +344,3 @@ def test_isolation_can_be_switched_off_by_policy():
         parent_level_identifier="level_1", parameter_count=1, task_isolation_passed=False
     )
     assert evaluate(proposal, rules=lenient).allowed
-
-
-# --- the validation gate: each stage failing alone --------------------------------------------
-
-
-def test_gate_passes_good_metrics():
-    result = evaluate_gate(GOOD, THRESHOLDS, [])
-    assert result.passed and result.failed_stages == []
-    assert [stage["stage"] for stage in result.stages] == list(rules.GATE_STAGES)
-
-
-@pytest.mark.parametrize(
-    ("change", "stage", "reason"),
-    [
-        (
-            {"functional_unit_test": 0.95},
-            "functional_unit_test",
-            "functional_unit_test 0.95 is below 0.96",
-        ),
-        ({"functional_unit_test": MISSING}, "functional_unit_test", "missing or not a number"),
-        ({"functional_unit_test": "0.99"}, "functional_unit_test", "missing or not a number"),
-        (
-            {"catastrophic_forgetting_drop": 0.02},
-            "catastrophic_forgetting",
-            "catastrophic_forgetting_drop 0.02 exceeds 0.01",
-        ),
-        (
-            {"catastrophic_forgetting_drop": True},
-            "catastrophic_forgetting",
-            "missing or not a number",
-        ),
-        (
-            {"adversarial_robustness": False},
-            "adversarial_robustness",
-            "adversarial_robustness must be true (reported: False)",
-        ),
-        ({"adversarial_robustness": "yes"}, "adversarial_robustness", "must be true"),
-        (
-            {"psmp_compatibility": False},
-            "psmp_compatibility",
-            "psmp_compatibility must be true (reported: False)",
-        ),
-    ],
-)
-def test_each_gate_stage_fails_alone(change, stage, reason):
-    metrics = {key: value for key, value in {**GOOD, **change}.items() if value is not MISSING}
-    result = evaluate_gate(metrics, THRESHOLDS, [])
-    assert result.failed_stages == [stage]
-    failed = next(s for s in result.stages if s["stage"] == stage)
-    assert reason in failed["reason"]
-
-
-def test_gate_boundaries_pass():
-    edge = {**GOOD, "functional_unit_test": 0.96, "catastrophic_forgetting_drop": 0.01}
-    assert evaluate_gate(edge, THRESHOLDS, []).passed
-
-
-def test_psmp_blockers_fail_the_psmp_stage_whatever_the_trainer_says():
-    result = evaluate_gate(GOOD, THRESHOLDS, ["unresolved conflict conf_1 (duplicate_specialist)"])
-    assert result.failed_stages == ["psmp_compatibility"]
-    assert "unresolved conflict conf_1" in result.stages[-1]["reason"]
-
-
-def test_gate_requirements_can_be_switched_off():
-    lenient = GateThresholds(0.96, 0.01, False, False)
-    metrics = {"functional_unit_test": 0.99, "catastrophic_forgetting_drop": 0}
-    assert evaluate_gate(metrics, lenient, []).passed
-
-
-# --- drift ------------------------------------------------------------------------------------
-
-
-def test_activation_score_prefers_the_golden_set():
-    assert rules.activation_score({**GOOD, "golden_set_score": 0.9}) == 0.9
-    assert rules.activation_score(GOOD) == 0.97
-    assert rules.activation_score({}) is None
-
-
-@pytest.mark.parametrize(
-    ("observed", "drifted"),
-    [(0.95, False), (0.9025, False), (0.9, True), (0.5, True), (1.0, False)],
-)
-def test_drift_is_more_than_five_percent_below_the_activation_score(observed, drifted):
-    assert rules.drift_detected(0.95, observed, 0.05) is drifted
-
-
-def test_no_reference_score_no_drift():
-    assert rules.drift_detected(None, 0.1, 0.05) is False
-    assert rules.drift_detected(0.0, 0.0, 0.05) is False
