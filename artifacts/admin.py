@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from access.actors import actor_for_user
-from artifacts import psmp, services
+from artifacts import psmp, services, ungoverned
 from artifacts.models import Artifact, Conflict
 from metaqore_site.badges import badge, blocked_badge
 from metaqore_site.errors import GovernanceError
@@ -100,7 +100,7 @@ class ArtifactAdmin(admin.ModelAdmin):
         return (*self.readonly_fields, "project", "artifact_type")
 
     def save_model(self, request, obj, form, change):
-        services.artifact_save_ungoverned(obj, actor=actor_for_user(request.user))
+        ungoverned.artifact_save_ungoverned(obj, actor=actor_for_user(request.user))
 
     def delete_model(self, request, obj):
         services.artifact_delete(artifact=obj, actor=actor_for_user(request.user))
