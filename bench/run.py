@@ -25,7 +25,6 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -40,77 +39,19 @@ os.environ.setdefault("METAQORE_DB_ROLE", "owner")
 
 import httpx
 import overhead
-import redis
 from declare_scaling import fill  # sets Django up
 from django.db import connection
 from export_bench import load_events
-from loadgen import free_port, load, paced_load, summarize, wait_until_up
+from loadgen import free_port, load, paced_load, summarize
 from machine import machine
+from report import ceiling_rps, ratios, report
+from servers import RESULTS, default_workers, start_server
 
 from access.actors import Actor
 from access.keys import agent_key_create
 from projects.services import project_create
 from tenants.models import Organization
 from tenants.services import organization_create
-
-RESULTS = ROOT / "bench" / "results"
-
-
-def redis_url() -> str:
-    """Production counts rate limits in Redis; so does the benchmark."""
-    url = (
-        os.environ.get("REDIS_URL")
-        or os.environ.get("METAQORE_TEST_REDIS_URL")
-        or "redis://127.0.0.1:6379/0"
-    )
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        raise SystemExit(f"The benchmark needs Redis (REDIS_URL, now {url}): {exc}") from None
-    return url
-
-
-def default_workers(server: str) -> int:
-    """What each server runs by default: the API server one worker per core
-    (metaqore_site.api_server), gunicorn 2 x cores (gunicorn.conf.py)."""
-    cores = os.cpu_count() or 2
-    return cores if server == "api" else 2 * cores
-
-
-def start_server(port: int, workers: int, server: str = "api") -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        # Rate limiting ON, counted in Redis as in production; the limits are so high that no
-        # request is refused, but every one pays for its counters.
-        "REDIS_URL": redis_url(),
-        "METAQORE_CACHE_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
-        "METAQORE_ENABLE_RATE_LIMIT": "true",
-        "METAQORE_RATE_LIMIT_PER_MINUTE": "10000000",
-        "METAQORE_RATE_LIMIT_BURST": "100000000",
-        "METAQORE_SECURE_COOKIES": "false",
-        "METAQORE_LOG_LEVEL": "WARNING",
-        "METAQORE_DB_ROLE": "runtime",  # as production serves (this process sets up as owner)
-    }
-    if server == "api":  # production's API server: Granian, WSGI (its module says why)
-        env.update(WEB_CONCURRENCY=str(workers), METAQORE_BIND="127.0.0.1", PORT=str(port))
-        command = [sys.executable, "-m", "metaqore_site.api_server"]
-    else:
-        if server == "wsgi":  # gunicorn's threaded WSGI workers: no sync/async switches
-            app, worker = "metaqore_site.wsgi:application", ["-k", "gthread", "--threads", "4"]
-        else:  # the all-in-one server: uvicorn workers (ASGI), needed for SSE and WebSockets
-            app, worker = "metaqore_site.asgi:application", ["-k", "uvicorn_worker.UvicornWorker"]
-        command = [
-            sys.executable, "-m", "gunicorn", app, *worker, "--workers", str(workers),
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-        ]  # fmt: skip
-    log = (RESULTS / "server.log").open("w")  # access logs and warnings, away from the table
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
-    )
-    wait_until_up(f"http://127.0.0.1:{port}/api/v1/health", proc, "the benchmark server")
-    return proc
 
 
 def vacuum_events() -> None:
@@ -415,53 +356,6 @@ def _export(base: str, headers: dict[str, str], server_pid: int) -> dict:
         "events_per_second": round((rows - 1) / seconds),
         "peak_worker_rss_mb": round(peak / 2**20, 1),
     }
-
-
-def report(data: dict) -> None:
-    overhead_rows = [row for row in data["results"] if row["scenario"].startswith("overhead_")]
-    overhead.report(overhead_rows, data["overhead"])
-    print(f"\n{'scenario':<34}{'requests':>9}{'rps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
-    for row in data["results"]:
-        if "rps" in row:
-            print(
-                f"{row['scenario']:<34}{row['requests']:>9}{row['rps']:>9}"
-                f"{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}"
-                + (f"   errors={row['errors']}" if row["errors"] else "")
-            )
-        else:
-            values = {key: value for key, value in row.items() if key != "scenario"}
-            print(f"{row['scenario']:<34}{json.dumps(values)}")
-    print("\nratios:")
-    for name, value in data["ratios"].items():
-        print(f"  {name}: {value}")
-
-
-def ceiling_rps(results: list[dict]) -> float:
-    """The best health-check throughput over the concurrencies measured."""
-    return max(
-        (row["rps"] for row in results if row["scenario"].startswith("ceiling_")), default=0.0
-    )
-
-
-def ratios(data: dict) -> dict:
-    by_name = {row["scenario"]: row for row in data["results"]}
-    ceiling = ceiling_rps(data["results"])
-    scaling = sorted(
-        (int(name.rsplit("_", 1)[1]), row)
-        for name, row in by_name.items()
-        if name.startswith("scaling_")
-    )
-    out = {}
-    declare8 = by_name.get("declare_8_agents")
-    if declare8 and ceiling:
-        out["declare_8_rps_over_ceiling_rps"] = round(declare8["rps"] / ceiling, 3)
-    if len(scaling) >= 2 and scaling[0][1]["p50_ms"]:
-        out[f"declare_p50_at_{scaling[-1][0]}_over_at_{scaling[0][0]}"] = round(
-            scaling[-1][1]["p50_ms"] / scaling[0][1]["p50_ms"], 2
-        )
-    if "export_csv" in by_name:
-        out["export_peak_rss_mb"] = by_name["export_csv"]["peak_worker_rss_mb"]
-    return out
 
 
 def main() -> None:
