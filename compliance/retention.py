@@ -9,10 +9,17 @@ without one, a checkpoint is signed first. In order:
 1. write the bundle (events after the previous boundary up to this one, their checkpoints, the
    public keys, a signed manifest) to ``<archive dir>/<org>/`` and read it back: the chain in
    the file must end at the boundary checkpoint's hash;
-2. in one transaction: delete the events up to the boundary and move the chain head's base
-   there through ``metaqore_audit_prune`` (``compliance.definers``: the only delete of events
-   the database allows, and only up to a signed checkpoint), and record
-   ``compliance.retention_applied`` (the archive's name and sha256 with it).
+2. delete the events up to the boundary and move the chain head's base there through
+   ``metaqore_audit_prune`` (``compliance.definers``: the only delete of events the database
+   allows, and only up to a signed checkpoint), and record ``compliance.retention_applied``
+   (the archive's name and sha256 with it) in the same transaction.
+
+Step 2 runs in batches of whole checkpoints, each its own transaction of at most about
+``PRUNE_BATCH_EVENTS`` events: a transaction holds the org's chain head, so every write of the
+org waits for it, and a first run over years of events must not stop the org for minutes.
+Each batch removes up to a signed checkpoint and records its own event, so the trail is whole
+after each one; a run that stops between batches leaves a shorter trail that still verifies,
+and the next run archives and removes the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from compliance.models import (
 from metaqore_site.embedded_db import default_data_dir
 
 ARCHIVE_ENV = "METAQORE_ARCHIVE_DIR"
+PRUNE_BATCH_EVENTS = 50_000
 
 
 class RetentionError(RuntimeError):
@@ -137,6 +145,46 @@ def _check_archive(path: Path, base: tuple[int, str], boundary: AuditCheckpoint)
         raise RetentionError(f"The archive {path} did not read back intact: nothing removed.")
 
 
+@dataclass(frozen=True)
+class PruneStep:
+    """Remove the events through this signed checkpoint (``event_count``) in one transaction."""
+
+    event_count: int
+    head_hash: str
+    checkpoint_seq: int
+
+
+def prune_steps(base_seq: int, checkpoints: list[PruneStep], batch: int) -> list[PruneStep]:
+    """The checkpoints to prune through, oldest first, from ``checkpoints`` (ascending, past
+    ``base_seq``, the boundary last): each step goes as far as it can without removing more than
+    ``batch`` events, the last is the boundary. Checkpoints further apart than ``batch`` make a
+    bigger step (a removal ends at a signed checkpoint)."""
+    steps: list[PruneStep] = []
+    last = base_seq
+    for index, checkpoint in enumerate(checkpoints):
+        following = checkpoints[index + 1] if index + 1 < len(checkpoints) else None
+        if following is None or following.event_count - last > batch:
+            steps.append(checkpoint)
+            last = checkpoint.event_count
+    return steps
+
+
+def _checkpoints_through(base_seq: int, boundary: AuditCheckpoint) -> list[PruneStep]:
+    """One signed checkpoint per event count past the base, through the boundary's."""
+    rows = (
+        AuditCheckpoint.objects.filter(
+            event_count__gt=base_seq, event_count__lt=boundary.event_count
+        )
+        .order_by("event_count", "seq")
+        .values_list("event_count", "head_hash", "seq")
+    )
+    steps: dict[int, PruneStep] = {}
+    for event_count, head_hash, seq in rows.iterator():
+        steps.setdefault(event_count, PruneStep(event_count, head_hash, seq))
+    boundary_step = PruneStep(boundary.event_count, boundary.head_hash, boundary.seq)
+    return [*steps.values(), boundary_step]
+
+
 def retention_apply(
     *, days: int, actor: Actor | str = "system", now: datetime | None = None
 ) -> RetentionResult | None:
@@ -149,30 +197,52 @@ def retention_apply(
     if boundary is None or boundary.event_count <= base[0]:
         return None
     path = _seal(boundary, base, days, str(actor))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    with transaction.atomic():
-        chain_head_lock()
-        if chain_base() != base:  # another run removed them meanwhile: its archive stands
-            return None
-        with connection.cursor() as cursor:
-            # Deletes the events up to the boundary and moves the head's base there, after
-            # checking it is a signed checkpoint ahead of the base (compliance.definers).
-            cursor.execute(
-                f"SELECT {PRUNE_FUNCTION}(%s, %s)", [boundary.event_count, boundary.head_hash]
-            )
-            removed = int(cursor.fetchone()[0])
-        audit_record(
-            event_type="compliance.retention_applied",
-            actor=actor,
-            resource_type="audit_trail",
-            payload={
-                "days": days,
-                "cutoff": format_timestamp(cutoff),
-                "removed_through_seq": boundary.event_count,
-                "events_removed": removed,
-                "checkpoint_seq": boundary.seq,
-                "archive": path.name,
-                "archive_sha256": digest,
-            },
-        )
-    return RetentionResult(boundary.event_count, removed, path, digest, boundary.seq)
+    with path.open("rb") as sealed:
+        digest = hashlib.file_digest(sealed, "sha256").hexdigest()
+    removed_total, done = 0, None
+    for step in prune_steps(base[0], _checkpoints_through(base[0], boundary), PRUNE_BATCH_EVENTS):
+        expected_base = done.event_count if done else base[0]
+        removed = _prune(step, expected_base, days, cutoff, actor, path, digest)
+        if removed is None:  # another run removed them meanwhile: its archive stands
+            break
+        removed_total, done = removed_total + removed, step
+    if done is None:
+        return None
+    return RetentionResult(done.event_count, removed_total, path, digest, done.checkpoint_seq)
+
+
+@transaction.atomic
+def _prune(
+    step: PruneStep,
+    expected_base: int,
+    days: int,
+    cutoff: datetime,
+    actor: Actor | str,
+    archive: Path,
+    digest: str,
+) -> int | None:
+    """One batch: remove the events through ``step`` and record it, in one transaction; None
+    when the base is no longer where this run left it."""
+    chain_head_lock()
+    if chain_base()[0] != expected_base:
+        return None
+    with connection.cursor() as cursor:
+        # Deletes the events up to the checkpoint and moves the head's base there, after
+        # checking it is a signed checkpoint ahead of the base (compliance.definers).
+        cursor.execute(f"SELECT {PRUNE_FUNCTION}(%s, %s)", [step.event_count, step.head_hash])
+        removed = int(cursor.fetchone()[0])
+    audit_record(
+        event_type="compliance.retention_applied",
+        actor=actor,
+        resource_type="audit_trail",
+        payload={
+            "days": days,
+            "cutoff": format_timestamp(cutoff),
+            "removed_through_seq": step.event_count,
+            "events_removed": removed,
+            "checkpoint_seq": step.checkpoint_seq,
+            "archive": archive.name,
+            "archive_sha256": digest,
+        },
+    )
+    return removed

@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.db import DatabaseError, transaction
 
 from access.actors import Actor
+from compliance import retention
 from compliance.audit import audit_record
 from compliance.checkpoints import checkpoint_if_moved
 from compliance.evidence import evidence_prepare, evidence_write
 from compliance.models import PRUNE_SETTING, AuditChainHead, AuditEvent
-from compliance.retention import ARCHIVE_ENV, retention_apply
+from compliance.retention import ARCHIVE_ENV, PruneStep, prune_steps, retention_apply
 from compliance.selectors import audit_chain_verify
 from governance.models import GovernancePolicy
 from governance.tasks import audit_retention
@@ -94,6 +95,67 @@ def test_retention_archives_removes_and_verification_continues(aged, archive, au
 
     # nothing older left: a second run does nothing
     assert retention_apply(days=30, now=now) is None
+
+
+def test_a_long_trail_is_removed_in_batches_each_through_a_signed_checkpoint(
+    org_a, archive, monkeypatch
+):
+    """Each batch is its own transaction (the org's writes wait only for one batch) and
+    records its own event; together they remove what the one archive holds."""
+    monkeypatch.setattr(retention, "PRUNE_BATCH_EVENTS", 5)
+    checkpoints = []
+    for _ in range(4):
+        seed(3)
+        checkpoints.append(checkpoint_if_moved())
+    seed(2)
+    boundary = checkpoints[-1]
+    now = AuditEvent.objects.get(seq=boundary.event_count + 1).timestamp + timedelta(days=30)
+    head = last_seq()
+
+    done = retention_apply(days=30, now=now)
+
+    assert done is not None
+    assert (done.removed_through_seq, done.checkpoint_seq) == (boundary.event_count, boundary.seq)
+    assert done.events_removed == boundary.event_count
+    batches = [e.payload for e in events_after(head)]
+    assert all(e.event_type == "compliance.retention_applied" for e in events_after(head))
+    assert len(batches) > 1
+    signed = {c.event_count: c.seq for c in checkpoints}
+    assert all(signed.get(b["removed_through_seq"]) == b["checkpoint_seq"] for b in batches)
+    previous = 0
+    for batch in batches:  # at most a batch, unless the next checkpoint alone is further
+        through = batch["removed_through_seq"]
+        skipped = [count for count in signed if previous < count < through]
+        assert batch["events_removed"] == through - previous
+        assert through - previous <= 5 or not skipped
+        previous = through
+    assert sum(b["events_removed"] for b in batches) == boundary.event_count
+    assert {(b["archive"], b["archive_sha256"]) for b in batches} == {
+        (done.archive.name, done.archive_sha256)
+    }
+    assert AuditChainHead.objects.get().base_seq == boundary.event_count
+    assert audit_chain_verify().ok
+    sealed = verify_bundle(str(done.archive))
+    assert sealed.ok and (sealed.first_seq, sealed.last_seq) == (1, boundary.event_count)
+
+
+def step(count: int) -> PruneStep:
+    return PruneStep(count, f"hash-{count}", count)
+
+
+@pytest.mark.parametrize(
+    ("base", "counts", "batch", "through"),
+    [
+        (0, [10, 20, 30, 40], 25, [20, 40]),  # as far as a batch reaches, then the boundary
+        (0, [10, 20, 30, 40], 100, [40]),  # one transaction when it all fits
+        (0, [60, 70], 25, [60, 70]),  # checkpoints further apart than a batch: one each
+        (30, [35, 80, 90], 25, [35, 80, 90]),  # from the base the last run left
+        (0, [40], 25, [40]),  # the boundary alone
+    ],
+)
+def test_prune_steps(base, counts, batch, through):
+    steps = prune_steps(base, [step(count) for count in counts], batch)
+    assert [s.event_count for s in steps] == through
 
 
 def test_a_removed_event_after_the_boundary_is_still_detected(aged):
