@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 
 from django import forms
 
 from access.roles import ROLES
 from artifacts.models import Conflict
+from compliance.erasure import MAX_EQUALS, SubjectError, erasure_subject_clean
 from governance.models import GovernancePolicy, Provider
 from governance.provider_routing import canonical_policy
 from governance.providers import PROVIDER_FIELDS
@@ -198,3 +200,82 @@ class WaiverForm(MatchForm):
     def clean_expires_at(self):
         # In UTC: PostgreSQL refuses offsets Python accepts (beyond ±15:59).
         return self.cleaned_data["expires_at"].astimezone(UTC)
+
+
+class ErasureForm(forms.Form):
+    """A request to erase personal data: an actor, or the events whose payload field equals a
+    value. The subject is checked as the API checks it (``erasure_subject_clean``)."""
+
+    ACTOR, FIELD = "actor", "field"
+    TEXT, NUMBER, BOOLEAN = "text", "number", "boolean"
+
+    subject_kind = forms.ChoiceField(
+        label="Erase",
+        choices=[(ACTOR, "every event of an actor"), (FIELD, "events whose payload field equals")],
+        initial=ACTOR,
+    )
+    actor = forms.CharField(
+        required=False,
+        max_length=206,
+        help_text="agent:<name> or user:<name>",
+        widget=forms.TextInput(attrs={"placeholder": "user:alice"}),
+    )
+    field = forms.CharField(
+        required=False,
+        max_length=1200,
+        help_text="payload.<key>[.<key>…]",
+        widget=forms.TextInput(attrs={"placeholder": "payload.email"}),
+    )
+    equals = forms.CharField(required=False, max_length=MAX_EQUALS, strip=False)
+    equals_type = forms.ChoiceField(
+        label="Value is",
+        choices=[(TEXT, "text"), (NUMBER, "a number"), (BOOLEAN, "true or false")],
+        initial=TEXT,
+    )
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        if data["subject_kind"] == self.ACTOR:
+            if not data["actor"]:
+                self.add_error("actor", "Name the actor whose events are erased.")
+                return data
+            subject: object = data["actor"].strip()
+            error_field = "actor"
+        else:
+            if not data["field"]:
+                self.add_error("field", "Name the payload field.")
+                return data
+            equals = self._typed_equals(data["equals"], data["equals_type"])
+            if equals is None:
+                return data
+            subject = {"field": data["field"].strip(), "equals": equals}
+            error_field = "field"
+        try:
+            data["subject"] = erasure_subject_clean(subject)
+        except SubjectError as exc:
+            self.add_error(error_field, str(exc))
+        return data
+
+    def _typed_equals(self, raw: str, kind: str) -> str | int | float | bool | None:
+        if kind == self.TEXT:
+            if raw == "":
+                self.add_error("equals", "Give the value to erase.")
+                return None
+            return raw
+        if kind == self.BOOLEAN:
+            if raw.strip().lower() not in ("true", "false"):
+                self.add_error("equals", "Give true or false.")
+                return None
+            return raw.strip().lower() == "true"
+        try:
+            number = float(raw)
+        except ValueError:
+            self.add_error("equals", "Give a number.")
+            return None
+        if not math.isfinite(number):
+            self.add_error("equals", "Give a finite number.")
+            return None
+        return int(number) if number.is_integer() and "." not in raw else number

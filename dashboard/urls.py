@@ -4,6 +4,7 @@ from django.urls import path
 from dashboard.views.admin_pages import AgentKeysView, PolicyView, UsersView
 from dashboard.views.audit import AuditTrailView, AuditVerifyView
 from dashboard.views.conflicts import ConflictDetailView, ConflictQueueView
+from dashboard.views.erasures import ErasuresView
 from dashboard.views.jobs import JobsView
 from dashboard.views.lockouts import LockoutsView
 from dashboard.views.overview import OverviewView
@@ -34,6 +35,7 @@ urlpatterns = [
     path("projects/<str:project_id>/", ProjectDetailView.as_view(), name="project"),
     path("audit/", AuditTrailView.as_view(), name="audit"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
+    path("erasures/", ErasuresView.as_view(), name="erasures"),
     path("policy/", PolicyView.as_view(), name="policy"),
     path("rules/", RulesView.as_view(), name="rules"),
     path("waivers/", WaiversView.as_view(), name="waivers"),

@@ -19,6 +19,7 @@ NAV = [
     ("conflicts", "Conflicts", "read"),
     ("projects", "Projects", "read"),
     ("audit", "Audit trail", "read_audit"),
+    ("erasures", "Erasures", "read_audit"),
     ("specialists", "Specialists", "read"),
     ("providers", "Providers", "read"),
     ("policy", "Policy", "change_policy"),

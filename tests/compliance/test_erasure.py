@@ -72,6 +72,7 @@ def everything_visible(org_a, auditor) -> str:
     browser = Client(HTTP_HOST="alpha.localhost")
     browser.force_login(root)
     texts.append(browser.get("/dashboard/audit/").content)
+    texts.append(browser.get("/dashboard/erasures/").content)
     for event in AuditEvent.objects.order_by("-seq")[:12]:
         page = f"/admin/compliance/auditevent/{admin_quote(event.pk)}/change/"
         texts.append(browser.get(page).content)
