@@ -66,13 +66,17 @@ EventHook = Callable[..., object]
 class _Hook:
     run: EventHook
     read_sql: str
+    applies: Callable[[str], bool] | None
 
 
 _event_hooks: list[_Hook] = []
 
 
-def on_audit_event(hook: EventHook, *, read_sql: str = "") -> None:
-    """Register ``hook(event)``, run for each event in the transaction that appends it.
+def on_audit_event(
+    hook: EventHook, *, read_sql: str = "", applies: Callable[[str], bool] | None = None
+) -> None:
+    """Register ``hook(event)``, run for each event in the transaction that appends it, or
+    only for the event types ``applies(event_type)`` accepts.
 
     ``read_sql``: a scalar subquery run in the append's own statement, its value passed as
     ``hook(event, value)``. One round trip fewer while the org's chain head is locked, which
@@ -81,8 +85,7 @@ def on_audit_event(hook: EventHook, *, read_sql: str = "") -> None:
     committed, as a separate read after the append would.
     """
     if all(registered.run is not hook for registered in _event_hooks):
-        _event_hooks.append(_Hook(hook, read_sql))
-        _append_statement.cache_clear()
+        _event_hooks.append(_Hook(hook, read_sql, applies))
 
 
 class AuditUnavailable(RuntimeError):
@@ -125,15 +128,14 @@ _APPEND_SQL = (
 
 
 @cache
-def _append_statement() -> str:
+def _append_statement(reads: tuple[str, ...]) -> str:
     """The append, and the hooks' reads in the same statement: one row (rows appended, each
     read's value) when a hook reads, else no row."""
-    reads = [f"({hook.read_sql})" for hook in _event_hooks if hook.read_sql]
     if not reads:
         return _APPEND_SQL
     return (
         f"WITH appended AS ({_APPEND_SQL} RETURNING 1) "  # noqa: S608 (the apps' own SQL)
-        f"SELECT (SELECT count(*) FROM appended), {', '.join(reads)}"
+        f"SELECT (SELECT count(*) FROM appended), {', '.join(f'({sql})' for sql in reads)}"
     )
 
 
@@ -199,6 +201,7 @@ def audit_record(
         "request_id": request_id or "",
         "payload": normalize_payload(payload),
     }
+    hooks = [hook for hook in _event_hooks if hook.applies is None or hook.applies(event_type)]
     # No savepoint: inside a caller's transaction a failure here must fail the caller's change.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         prev_seq, prev_hash = _lock_head(cursor)
@@ -219,7 +222,8 @@ def audit_record(
             canonical_json(values[name]) if name == "payload" else values[name]
             for name in EVENT_FIELDS
         ]
-        cursor.execute(_append_statement(), params)
+        reads_sql = tuple(hook.read_sql for hook in hooks if hook.read_sql)
+        cursor.execute(_append_statement(reads_sql), params)
         if cursor.description is None:  # no hook reads: the INSERT alone
             appended, reads = cursor.rowcount, []
         else:
@@ -230,7 +234,7 @@ def audit_record(
     event._state.adding = False
     event._state.db = connection.alias
     read_values = iter(reads)
-    for hook in _event_hooks:
+    for hook in hooks:
         if hook.read_sql:
             hook.run(event, next(read_values))
         else:

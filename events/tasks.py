@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 
 from compliance.models import AuditEvent
-from events.events import EventFilter, is_streamed, streamed_events_after
+from events.events import EventFilter, streamed_events_after
 from events.models import Webhook, WebhookDelivery
 from events.webhook_delivery import DeliveryRetry, chain_head_seq, delivery_send
 from jobs.queue import current_org_schema, enqueue, org_task
@@ -46,11 +46,9 @@ ACTIVE_WEBHOOKS_SQL = (
 
 
 def deliveries_queue(event: AuditEvent, active_webhooks: str) -> int:
-    """For a live event just appended (``compliance.audit.on_audit_event``, so in its
-    transaction, with ``ACTIVE_WEBHOOKS_SQL`` read in the append's statement): one delivery and
-    one job per active webhook whose patterns match."""
-    if not is_streamed(event.event_type):
-        return 0
+    """For a live event just appended (``compliance.audit.on_audit_event`` with
+    ``applies=is_streamed``, so in its transaction, with ``ACTIVE_WEBHOOKS_SQL`` read in the
+    append's statement): one delivery and one job per active webhook whose patterns match."""
     matching = [
         webhook_id
         for webhook_id, event_types in orjson.loads(active_webhooks)

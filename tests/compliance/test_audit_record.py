@@ -229,3 +229,22 @@ def test_a_hooks_read_runs_in_the_appends_own_statement(
     # sees the chain as it was when the lock was granted, the event's predecessor last.
     assert seen[-2:] == [(event.seq, str(event.seq - 1)), (event.seq, "no read")]
     assert AuditEvent.objects.get(seq=event.seq).event_type == "x.y"
+
+
+def test_a_hook_runs_and_reads_only_for_the_event_types_it_applies_to(
+    org_a, hooks_restored, django_assert_num_queries
+):
+    seen = []
+    on_audit_event(
+        lambda event, value: seen.append((event.event_type, value)),
+        read_sql="SELECT 'read'",
+        applies=lambda event_type: event_type.startswith("live."),
+    )
+    audit_record(event_type="warm.up", actor=SYSTEM)
+    with django_assert_num_queries(2) as quiet:
+        audit_record(event_type="quiet.thing", actor=SYSTEM)
+    with django_assert_num_queries(2) as live:
+        audit_record(event_type="live.thing", actor=SYSTEM)
+    assert seen == [("live.thing", "read")]
+    assert quiet.captured_queries[1]["sql"].startswith("INSERT")  # no read for it
+    assert live.captured_queries[1]["sql"].startswith("WITH appended AS (INSERT")
