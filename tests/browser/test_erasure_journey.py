@@ -43,13 +43,13 @@ def test_officer_requests_admin_approves_the_job_redacts(browser, in_org):
     row = browser.css(f'tr[data-erasure="{erasure.id}"]')
     assert "every event of agent:xavier" in row.text and "requested" in row.text
     assert not browser.all("button", within=row)
+    browser.screenshot("erasures")
 
     # A different person, an org admin, approves it (a confirm dialog first)
     browser.driver.delete_all_cookies()
     browser.login("ada")
     browser.open("/dashboard/erasures/")
     row = browser.css(f'tr[data-erasure="{erasure.id}"]')
-    browser.screenshot("erasures")
     browser.submit(browser.css("form", within=row))
     assert "approved" in browser.text(".messages .success")
     with in_org():
