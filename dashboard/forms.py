@@ -218,19 +218,29 @@ class ErasureForm(forms.Form):
         required=False,
         max_length=206,
         help_text="agent:<name> or user:<name>",
-        widget=forms.TextInput(attrs={"placeholder": "user:alice"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "user:alice", "data-when": "subject_kind:actor"}
+        ),
     )
     field = forms.CharField(
         required=False,
         max_length=1200,
         help_text="payload.<key>[.<key>…]",
-        widget=forms.TextInput(attrs={"placeholder": "payload.email"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "payload.email", "data-when": "subject_kind:field"}
+        ),
     )
-    equals = forms.CharField(required=False, max_length=MAX_EQUALS, strip=False)
+    equals = forms.CharField(
+        required=False,
+        max_length=MAX_EQUALS,
+        strip=False,
+        widget=forms.TextInput(attrs={"data-when": "subject_kind:field"}),
+    )
     equals_type = forms.ChoiceField(
         label="Value is",
         choices=[(TEXT, "text"), (NUMBER, "a number"), (BOOLEAN, "true or false")],
         initial=TEXT,
+        widget=forms.Select(attrs={"data-when": "subject_kind:field"}),
     )
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -32,7 +32,13 @@ def test_officer_requests_admin_approves_the_job_redacts(browser, in_org):
     browser.login("otto")
     browser.open("/dashboard/erasures/")
     form = browser.css("form#erasure-form")
+    actor, field = (browser.css(f"input[name={name}]", within=form) for name in ("actor", "field"))
+    assert actor.is_displayed() and not field.is_displayed()  # only what the choice needs
+    select(browser.css("select[name=subject_kind]", within=form), "field")
+    assert field.is_displayed() and not actor.is_displayed()
+    assert browser.css("select[name=equals_type]", within=form).is_displayed()
     select(browser.css("select[name=subject_kind]", within=form), "actor")
+    assert actor.is_displayed() and not field.is_displayed()
     browser.css("input[name=actor]", within=form).send_keys("agent:xavier")
     browser.css("textarea[name=reason]", within=form).send_keys("GDPR art. 17 request #12")
     browser.submit(form)

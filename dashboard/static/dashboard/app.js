@@ -22,3 +22,17 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
 });
+// A field marked data-when="<select name>:<value>" shows only while its form's select has that
+// value (the erasure form: an actor, or a payload field and its value). Without this script
+// every field shows and the server ignores the ones that do not apply.
+function showChosenFields(form) {
+  form.querySelectorAll("[data-when]").forEach((input) => {
+    const [name, value] = input.dataset.when.split(":");
+    const select = form.elements[name];
+    (input.closest(".field") || input).hidden = Boolean(select) && select.value !== value;
+  });
+}
+document.addEventListener("change", (event) => {
+  if (event.target.form) showChosenFields(event.target.form);
+});
+document.querySelectorAll("form").forEach(showChosenFields);
