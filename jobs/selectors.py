@@ -131,3 +131,20 @@ def job_outcomes() -> list[tuple[str, str, int]]:
             "FROM procrastinate_jobs WHERE status NOT IN ('todo', 'doing') GROUP BY 1, 2"
         )
         return [(task, state, count) for task, state, count in cursor.fetchall()]
+
+
+def latest_job_states(
+    *, org: str, task_name: str, argument: str, values: list[str]
+) -> dict[str, str]:
+    """The state of the latest ``task_name`` job of ``org`` for each of ``values`` of its
+    ``argument`` (a page showing its rows' jobs: an erasure's redaction); one query."""
+    if not values:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (args->>%s) args->>%s, status, attempts FROM procrastinate_jobs "
+            "WHERE args->>'org' = %s AND task_name = %s AND args->>%s = ANY(%s) "
+            "ORDER BY args->>%s, id DESC",
+            [argument, argument, org, task_name, argument, list(values), argument],
+        )
+        return {value: job_state(status, attempts) for value, status, attempts in cursor}

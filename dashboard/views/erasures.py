@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, redirect
 
-from compliance.erasure import erasure_approve, erasure_request
+from compliance.erasure import erasure_approve, erasure_execute_job, erasure_request
 from compliance.models import Erasure
 from dashboard.forms import ErasureForm
 from dashboard.views.base import DashboardPage
+from jobs.selectors import latest_job_states
+from metaqore_site.database import tenant_connection
 
 SHOWN = 200
 
@@ -37,11 +39,20 @@ class ErasuresView(DashboardPage):
         erasures = list(Erasure.objects.order_by("-requested_at", "id")[:SHOWN])
         actor = str(self.actor)
         can_approve = self.can("approve_erasure")
+        # An approved erasure waits for its job: say where the job is (a dead one needs a
+        # retry from the Jobs page).
+        jobs = latest_job_states(
+            org=tenant_connection.schema_name,
+            task_name=erasure_execute_job.name,
+            argument="erasure_id",
+            values=[e.id for e in erasures if e.status == Erasure.APPROVED],
+        )
         context.update(
             rows=[
                 {
                     "erasure": erasure,
                     "subject": subject_summary(erasure.subject),
+                    "job": jobs.get(erasure.id, "") if erasure.status == Erasure.APPROVED else "",
                     # the requester never approves their own (the service refuses it too)
                     "approvable": can_approve
                     and erasure.status == Erasure.REQUESTED
@@ -52,6 +63,7 @@ class ErasuresView(DashboardPage):
             form=kwargs.get("form") or ErasureForm(),
             can_request=self.can("request_erasure"),
             can_approve=can_approve,
+            can_manage_jobs=self.can("manage_jobs"),
         )
         return context
 

@@ -137,6 +137,29 @@ def test_bad_input_is_a_400_on_the_field_and_stores_nothing(org_a, given, field,
     assert not Erasure.objects.exists()
 
 
+def test_an_approved_erasure_shows_where_its_job_is(org_a, personal):
+    """Approved, the erasure waits for its redaction job: the page says queued, or dead (a
+    failed job: the org admin gets the link to the Jobs page to retry it)."""
+    officer = login(org_a, "olga", COMPLIANCE_OFFICER)
+    given = {"subject_kind": "actor", "actor": "agent:xavier", "reason": "ticket 3"}
+    officer.post(PAGE, {**given, "equals_type": "text"})
+    erasure = Erasure.objects.get()
+    assert "data-job-state" not in officer.get(PAGE).content.decode()  # not approved yet
+    admin = login(org_a, "adam", ORG_ADMIN)
+    admin.post(PAGE, {"approve": erasure.id})
+    assert 'data-job-state="queued"' in officer.get(PAGE).content.decode()
+    [job] = ProcrastinateJob.objects.filter(task_name="compliance.erasure_execute")
+    with connection.cursor() as cursor:  # a worker takes it and it fails for good
+        cursor.execute("SELECT id FROM procrastinate_fetch_job_v2(NULL, NULL)")
+        assert cursor.fetchone()[0] == job.id
+        cursor.execute("SELECT procrastinate_finish_job_v1(%s, 'failed', false)", [job.id])
+    officer_page = officer.get(PAGE).content.decode()
+    assert 'data-job-state="dead"' in officer_page and "/dashboard/jobs/" not in officer_page
+    assert '<a href="/dashboard/jobs/?task=compliance.erasure_execute">dead</a>' in (
+        admin.get(PAGE).content.decode()
+    )
+
+
 def test_the_requester_never_approves_their_own(org_a, personal):
     """Someone who is both officer and org admin requests; only another admin approves."""
     dana = login(org_a, "dana", COMPLIANCE_OFFICER, ORG_ADMIN)
