@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
+from access.actors import SYSTEM, Actor
 from access.roles import AUDITOR
+from compliance.audit import audit_record
 from compliance.models import AuditEvent
 from metaqore_site.database import EMBEDDED_RUNTIME_ROLE
 from tests.conftest import client_for, make_agent_key, make_user
@@ -77,3 +80,43 @@ def runtime_role(org_a):
     yield
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
+
+
+@pytest.fixture
+def sample(org_a):
+    """Events with distinct attributes; returns {name: seq} and a time between b and c."""
+    coder = Actor("agent", "coder")
+    made = {}
+    made["a"] = audit_record(
+        event_type="artifact.declared",
+        actor=coder,
+        provider="openai",
+        task_type="code",
+        project_id="proj_1",
+        resource_type="artifact",
+        resource_id="art_1",
+    ).seq
+    made["b"] = audit_record(
+        event_type="artifact.transitioned",
+        actor=Actor("agent", "tester"),
+        provider="anthropic",
+        task_type="test",
+        project_id="proj_2",
+        resource_type="artifact",
+        resource_id="art_2",
+    ).seq
+    between = timezone.now()
+    made["c"] = audit_record(
+        event_type="artifacts.other", actor=Actor("user", "ann"), project_id="proj_1"
+    ).seq
+    made["d"] = audit_record(
+        event_type="routing.veto",
+        actor=coder,
+        provider="openai",
+        payload={"policy_violated": "no-external"},
+    ).seq
+    made["e"] = audit_record(
+        event_type="routing.veto", actor=coder, provider="local", payload={"policy_violated": "pii"}
+    ).seq
+    made["f"] = audit_record(event_type="routing.veto", actor=SYSTEM, payload={}).seq
+    return made, between
