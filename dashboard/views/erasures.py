@@ -64,6 +64,7 @@ class ErasuresView(DashboardPage):
             can_request=self.can("request_erasure"),
             can_approve=can_approve,
             can_manage_jobs=self.can("manage_jobs"),
+            job_task=erasure_execute_job.name,
         )
         return context
 
