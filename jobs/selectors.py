@@ -142,9 +142,10 @@ def latest_job_states(
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT ON (args->>%s) args->>%s, status, attempts FROM procrastinate_jobs "
+            # by output column, so the statement holds with server-side binding too
+            "SELECT DISTINCT ON (1) args->>%s, status, attempts FROM procrastinate_jobs "
             "WHERE args->>'org' = %s AND task_name = %s AND args->>%s = ANY(%s) "
-            "ORDER BY args->>%s, id DESC",
-            [argument, argument, org, task_name, argument, list(values), argument],
+            "ORDER BY 1, id DESC",
+            [argument, org, task_name, argument, list(values)],
         )
         return {value: job_state(status, attempts) for value, status, attempts in cursor}
