@@ -56,9 +56,10 @@ _BEFORE = "_compliance_before"
 _slugs: dict[str, str] = {}
 
 
-# Called with every appended event, inside the caller's transaction, after the append (so what
-# they write commits or rolls back with the event). Higher apps register from their
-# AppConfig.ready(): events queues the webhook deliveries of live events this way.
+# Called with each appended event of the types they apply to, inside the caller's transaction,
+# after the append (so what they write commits or rolls back with the event). Higher apps
+# register from their AppConfig.ready(): events queues the webhook deliveries of live events
+# this way.
 EventHook = Callable[..., object]
 
 
