@@ -42,6 +42,10 @@ class PolicyForm(forms.Form):
     max_waiver_days = forms.IntegerField(
         required=False, min_value=1, max_value=365, label="Longest waiver (days)"
     )
+    # Empty is a value here: keep the audit trail forever.
+    audit_retention_days = forms.IntegerField(
+        required=False, min_value=1, max_value=36500, label="Keep audit events (days)"
+    )
 
     def clean_routing_policy(self):
         return canonical_policy(self.cleaned_data["routing_policy"])

@@ -33,6 +33,7 @@ class PolicyView(DashboardPage):
                     "routing_policy": policy.routing_policy,
                     "auto_archive_superseded": policy.auto_archive_superseded,
                     "max_waiver_days": policy.max_waiver_days,
+                    "audit_retention_days": policy.audit_retention_days,
                 }
             ),
         )
@@ -41,8 +42,9 @@ class PolicyView(DashboardPage):
     def post(self, request, *args, **kwargs):
         form = PolicyForm(request.POST)
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form))
+            return self.render_to_response(self.get_context_data(form=form), status=400)
         changes = {name: value for name, value in form.cleaned_data.items() if value is not None}
+        changes["audit_retention_days"] = form.cleaned_data["audit_retention_days"]  # None: forever
         self.governed(lambda: policy_update(actor=self.actor, changes=changes), "Policy saved.")
         return redirect("dashboard:policy")
 

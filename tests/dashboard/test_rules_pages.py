@@ -197,7 +197,33 @@ def test_policy_page_links_rules_and_sets_max_waiver_days(org_a):
     assert admin.post("/dashboard/policy/", without).status_code == 302
     policy = GovernancePolicy.load()
     assert (policy.mode, policy.max_waiver_days) == ("adaptive", 7)
-    assert admin.post("/dashboard/policy/", {**form, "max_waiver_days": "0"}).status_code == 200
+    assert admin.post("/dashboard/policy/", {**form, "max_waiver_days": "0"}).status_code == 400
+
+
+def test_policy_page_sets_the_audit_retention_window(org_a):
+    """Empty keeps the trail forever; a number of days is the window retention applies;
+    each change is a policy.changed event; 0 is a 400 on the field and changes nothing."""
+    admin = login(org_a, "adam", ORG_ADMIN)
+    form = {
+        "mode": "strict",
+        "routing_policy": "default_local_first",
+        "max_waiver_days": "30",
+        "auto_archive_superseded": "on",
+    }
+    assert 'name="audit_retention_days"' in admin.get("/dashboard/policy/").content.decode()
+    assert (
+        admin.post("/dashboard/policy/", {**form, "audit_retention_days": "90"}).status_code == 302
+    )
+    assert GovernancePolicy.load().audit_retention_days == 90
+    page = admin.get("/dashboard/policy/").content.decode()
+    assert 'name="audit_retention_days" value="90"' in page
+    changed = AuditEvent.objects.filter(event_type="policy.changed").order_by("-seq").first()
+    assert changed.payload["after"] == {"audit_retention_days": 90}
+    refused = admin.post("/dashboard/policy/", {**form, "audit_retention_days": "0"})
+    assert refused.status_code == 400 and "audit_retention_days" in refused.content.decode()
+    assert GovernancePolicy.load().audit_retention_days == 90
+    assert admin.post("/dashboard/policy/", {**form, "audit_retention_days": ""}).status_code == 302
+    assert GovernancePolicy.load().audit_retention_days is None
 
 
 def test_simulate_another_mode(org_a, history):
