@@ -176,13 +176,11 @@ def _checkpoints_through(base_seq: int, boundary: AuditCheckpoint) -> list[Prune
             event_count__gt=base_seq, event_count__lt=boundary.event_count
         )
         .order_by("event_count", "seq")
+        .distinct("event_count")
         .values_list("event_count", "head_hash", "seq")
     )
-    steps: dict[int, PruneStep] = {}
-    for event_count, head_hash, seq in rows.iterator():
-        steps.setdefault(event_count, PruneStep(event_count, head_hash, seq))
-    boundary_step = PruneStep(boundary.event_count, boundary.head_hash, boundary.seq)
-    return [*steps.values(), boundary_step]
+    steps = [PruneStep(*row) for row in rows.iterator()]
+    return [*steps, PruneStep(boundary.event_count, boundary.head_hash, boundary.seq)]
 
 
 def retention_apply(

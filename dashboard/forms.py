@@ -256,7 +256,7 @@ class ErasureForm(forms.Form):
             if not data["actor"]:
                 self.add_error("actor", "Name the actor whose events are erased.")
                 return data
-            subject: object = data["actor"].strip()
+            subject: object = data["actor"]
             error_field = "actor"
         else:
             if not data["field"]:
@@ -265,7 +265,7 @@ class ErasureForm(forms.Form):
             equals = self._typed_equals(data["equals"], data["equals_type"])
             if equals is None:
                 return data
-            subject = {"field": data["field"].strip(), "equals": equals}
+            subject = {"field": data["field"], "equals": equals}
             error_field = "field"
         try:
             data["subject"] = erasure_subject_clean(subject)

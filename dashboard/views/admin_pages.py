@@ -43,8 +43,9 @@ class PolicyView(DashboardPage):
         form = PolicyForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        changes = {name: value for name, value in form.cleaned_data.items() if value is not None}
-        changes["audit_retention_days"] = form.cleaned_data["audit_retention_days"]  # None: forever
+        changes = dict(form.cleaned_data)  # an empty retention window: keep the trail forever
+        if changes["max_waiver_days"] is None:  # never empty in the policy: keep the current one
+            del changes["max_waiver_days"]
         self.governed(lambda: policy_update(actor=self.actor, changes=changes), "Policy saved.")
         return redirect("dashboard:policy")
 

@@ -52,7 +52,7 @@ class ErasuresView(DashboardPage):
                 {
                     "erasure": erasure,
                     "subject": subject_summary(erasure.subject),
-                    "job": jobs.get(erasure.id, "") if erasure.status == Erasure.APPROVED else "",
+                    "job": jobs.get(erasure.id, ""),  # approved ones only
                     # the requester never approves their own (the service refuses it too)
                     "approvable": can_approve
                     and erasure.status == Erasure.REQUESTED

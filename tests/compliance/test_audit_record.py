@@ -215,7 +215,7 @@ def test_a_hooks_read_runs_in_the_appends_own_statement(
     org_a, hooks_restored, django_assert_num_queries
 ):
     """A hook that reads (events: the active webhooks) costs no round trip of its own: its
-    value comes back from the statement that inserts the event, which sees the event's row."""
+    value comes back from the statement that inserts the event."""
     seen = []
     on_audit_event(
         lambda event, value: seen.append((event.seq, value)),
